@@ -1,0 +1,62 @@
+/* The platform device: the VMM's own small device every guest has.
+ *
+ * One MMIO window (listed in the boot information as CSC_DEV_PLATFORM) with
+ * 32-bit registers. Port I/O cannot be used from ring 3 on PVM hosts
+ * (PLATFORM.md), so everything the guest needs from the VMM is a memory
+ * access here.
+ *
+ *   0x00 ID        RO  CSC_PLATFORM_ID
+ *   0x04 CONSOLE   WO  doorbell: drain the console ring (any value)
+ *   0x08 EXIT      WO  guest exit with status = value & 0xff
+ *   0x0C FAULT     WO  value = GPA of a struct csc_fault_record; the VMM
+ *                      dumps it and exits with status 1
+ *   0x10 MARK      WO  boot-progress mark (enum csc_mark), timestamped by
+ *                      the VMM for benchmarks
+ *   0x14 IRQ_TEST  WO  raise the platform interrupt after value ms
+ *                      (from a VMM timer, through an irqfd)
+ *
+ * The console ring lives in guest RAM at CSC_CONSOLE_RING_GPA: the guest
+ * appends at head and rings CONSOLE; the VMM consumes up to head, advances
+ * tail. Both indices run freely modulo 2^32.
+ */
+#ifndef CSC_COMMON_PLATFORM_H
+#define CSC_COMMON_PLATFORM_H
+
+#include <stdint.h>
+
+#define CSC_PLATFORM_ID		0x43534331u	/* "CSC1" */
+
+#define CSC_PLAT_ID		0x00
+#define CSC_PLAT_CONSOLE	0x04
+#define CSC_PLAT_EXIT		0x08
+#define CSC_PLAT_FAULT		0x0C
+#define CSC_PLAT_MARK		0x10
+#define CSC_PLAT_IRQ_TEST	0x14
+#define CSC_PLAT_SIZE		0x1000
+
+enum csc_mark {
+	CSC_MARK_MAIN = 1,	/* the guest's main() started at ring 3 */
+};
+
+struct csc_console_ring {
+	volatile uint32_t head;	/* written by the guest */
+	volatile uint32_t tail;	/* written by the VMM */
+	uint32_t size;		/* bytes in data[], a power of two */
+	uint32_t reserved;
+	char data[];
+};
+
+#define CSC_CONSOLE_DATA_SIZE	4096u
+
+/* Written by the guest's exception handler (ring 0) and read by the VMM,
+ * which treats every field as untrusted. */
+struct csc_fault_record {
+	uint64_t vector;
+	uint64_t error_code;
+	uint64_t cr2;
+	uint64_t rip, cs, rflags, rsp, ss;
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp;
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+};
+
+#endif

@@ -1,0 +1,16 @@
+/* Guest applications, chosen with app=NAME on the command line. */
+#ifndef GUEST_APPS_H
+#define GUEST_APPS_H
+
+struct guest_app {
+	const char *name;
+	const char *help;
+	int (*run)(void);
+};
+
+int app_hello(void);
+int app_irqtest(void);
+int app_fault(void);
+int app_spin(void);
+
+#endif

@@ -1,0 +1,52 @@
+/* app=fault: faults on purpose so that tests can check the VMM reports it.
+ *   kind=pf      null-pointer read at ring 3 (page 0 is not mapped)
+ *   kind=ud      invalid opcode at ring 3
+ *   kind=gp      privileged instruction (hlt) at ring 3
+ *   kind=de      divide by zero at ring 3
+ *   kind=ring0   invalid opcode at ring 0 (through int $0x80)
+ *   kind=triple  triple fault (empty IDT, then a fault) */
+#include "apps.h"
+#include "guest/arch.h"
+#include "guest/rt.h"
+#include "guest/string.h"
+
+int app_fault(void)
+{
+	char kind[16] = "pf";
+
+	cmdline_get("kind", kind, sizeof(kind));
+	printf("fault: provoking '%s'\n", kind);
+	console_flush();
+	if (strcmp(kind, "pf") == 0) {
+		volatile uint64_t *null = (volatile uint64_t *)(uintptr_t)cmdline_get_u64("addr", 0);
+		return (int)*null;
+	} else if (strcmp(kind, "ud") == 0) {
+		__asm__ volatile("ud2");
+	} else if (strcmp(kind, "gp") == 0) {
+		__asm__ volatile("hlt");
+	} else if (strcmp(kind, "de") == 0) {
+		volatile unsigned zero = 0;
+		return (int)(100 / zero);
+	} else if (strcmp(kind, "ring0") == 0) {
+		arch_syscall(SYS_FAULT_RING0, 0);
+	} else if (strcmp(kind, "triple") == 0) {
+		arch_syscall(SYS_TRIPLE_FAULT, 0);
+	} else {
+		panic("fault: unknown kind '%s'", kind);
+	}
+	panic("fault: '%s' did not fault", kind);
+}
+
+int app_spin(void)
+{
+	/* Runs until the VMM is told to stop: for tests of VMM-side control. */
+	uint64_t report = cmdline_get_u64("report-ms", 0), next = report;
+
+	for (;;) {
+		if (report && clock_ms() >= next) {
+			printf("spin: %llu ms\n", (unsigned long long)clock_ms());
+			next += report;
+		}
+		arch_pause();
+	}
+}

@@ -1,0 +1,190 @@
+/* compsc-vmm: the hypervisor for one VM.
+ *
+ *   compsc-vmm --guest FILE [--mem SIZE] [--cmdline STRING] [options]
+ *
+ * Exit status: the guest's own exit status; 1 for a guest fault or a KVM
+ * error (with a register dump on stderr); 2 for a bad command line or guest
+ * file; 3 when /dev/kvm is missing or not accessible. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/bootinfo.h"
+#include "../common/layout.h"
+#include "../common/log.h"
+#include "../common/platform.h"
+#include "boot.h"
+#include "elf_loader.h"
+#include "options.h"
+#include "platform.h"
+#include "vm.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: compsc-vmm --guest FILE [options]\n"
+		"Runs one KVM virtual machine with a CompSC guest.\n"
+		"\n"
+		"  --guest FILE         guest kernel, an ELF64 x86-64 executable (required)\n"
+		"  --mem SIZE           guest RAM, e.g. 256M or 1G (default 256M; 16M..3G)\n"
+		"  --cmdline STRING     guest command line (default empty)\n"
+		"  --console-prefix S   prefix for each guest console line (default none)\n"
+		"  --log-level LEVEL    error, warn, info or debug (default warn)\n"
+		"  --timing             report boot and exit timestamps on stderr\n"
+		"  --help               this text\n"
+		"\n"
+		"Exit status: the guest's exit status; 1 guest fault or KVM error;\n"
+		"2 bad arguments or guest file; 3 /dev/kvm unavailable.\n");
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("compsc-vmm: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see --help)\n", stderr);
+	return VMM_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_GUEST = 256, OPT_MEM, OPT_CMDLINE, OPT_PREFIX, OPT_LOG, OPT_TIMING, OPT_HELP };
+	static const struct option longopts[] = {
+		{ "guest", required_argument, NULL, OPT_GUEST },
+		{ "mem", required_argument, NULL, OPT_MEM },
+		{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+		{ "console-prefix", required_argument, NULL, OPT_PREFIX },
+		{ "log-level", required_argument, NULL, OPT_LOG },
+		{ "timing", no_argument, NULL, OPT_TIMING },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *guest = NULL, *cmdline = "", *prefix = "";
+	uint64_t ram_size = 256ull << 20;
+	bool timing = false;
+	char err[512];
+	int opt, ret;
+
+	log_init("compsc-vmm", LOG_WARN);
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_GUEST:
+			guest = optarg;
+			break;
+		case OPT_MEM:
+			if (parse_size(optarg, &ram_size) < 0)
+				return usage_error("--mem: '%s' is not a size (use e.g. 256M or 1G)", optarg);
+			if (ram_size < CSC_RAM_MIN || ram_size > CSC_RAM_MAX || ram_size % (2u << 20))
+				return usage_error("--mem: %s is out of range (16M..3G, a multiple of 2M)", optarg);
+			break;
+		case OPT_CMDLINE:
+			cmdline = optarg;
+			if (strlen(cmdline) >= CSC_BOOT_CMDLINE_MAX)
+				return usage_error("--cmdline: longer than %d bytes", CSC_BOOT_CMDLINE_MAX - 1);
+			break;
+		case OPT_PREFIX:
+			prefix = optarg;
+			break;
+		case OPT_LOG:
+			ret = log_parse_level(optarg);
+			if (ret < 0)
+				return usage_error("--log-level: '%s' is not one of error, warn, info, debug", optarg);
+			log_set_level((enum log_level)ret);
+			break;
+		case OPT_TIMING:
+			timing = true;
+			break;
+		case OPT_HELP:
+			usage(stdout);
+			return 0;
+		case ':':
+			return usage_error("option %s needs a value", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (!guest)
+		return usage_error("--guest FILE is required");
+
+	/* The guest file is checked before KVM is touched: a bad file is a
+	 * usage error whatever the machine. */
+	uint8_t *file;
+	size_t file_size;
+	struct elf_image img;
+	if (elf_read_file(guest, &file, &file_size, err, sizeof(err)) < 0) {
+		fprintf(stderr, "compsc-vmm: %s\n", err);
+		return VMM_EXIT_USAGE;
+	}
+	if (elf_parse(file, file_size, ram_size, &img, err, sizeof(err)) < 0) {
+		fprintf(stderr, "compsc-vmm: %s: %s\n", guest, err);
+		free(file);
+		return VMM_EXIT_USAGE;
+	}
+
+	int kvm_fd = vm_open_kvm(err, sizeof(err));
+	if (kvm_fd < 0) {
+		fprintf(stderr, "compsc-vmm: %s\n", err);
+		free(file);
+		return VMM_EXIT_NO_KVM;
+	}
+
+	struct vm *vm = calloc(1, sizeof(*vm));
+	int status = VMM_EXIT_FAULT;
+	if (!vm || vm_create(vm, kvm_fd, ram_size, 1) < 0)
+		goto out;
+	boot_build_page_tables(vm->ram);
+	elf_copy(&img, file, vm->ram);
+
+	struct csc_bootinfo *bi = vm_gpa_to_hva(vm, CSC_BOOTINFO_GPA, CSC_BOOTINFO_SIZE);
+	csc_bootinfo_init(bi, ram_size, vm->tsc_khz);
+	if (boot_fill_memory_map(bi, ram_size, &img) < 0 || csc_bootinfo_set_cmdline(bi, cmdline) < 0) {
+		log_error("boot information does not fit");
+		goto out;
+	}
+	struct platform_config pcfg = { .console_out = stdout, .console_prefix = prefix };
+	vm->platform = platform_create(vm, &pcfg);
+	if (!vm->platform)
+		goto out;
+	struct csc_boot_dev dev = {
+		.type = CSC_DEV_PLATFORM, .instance = 0,
+		.mmio_base = platform_mmio_base(vm->platform), .mmio_len = CSC_PLAT_SIZE,
+		.irq_vector = platform_irq_vector(vm->platform), .irq_count = 1,
+	};
+	if (csc_bootinfo_add_dev(bi, &dev) < 0) {
+		log_error("boot information: device table full");
+		goto out;
+	}
+	ret = vcpu_set_boot_state(&vm->vcpus[0], img.entry, CSC_BOOTINFO_GPA);
+	if (ret < 0) {
+		log_error("vcpu0: cannot set the boot state: %s", strerror(-ret));
+		goto out;
+	}
+	log_info("guest %s: entry 0x%" PRIx64 ", %" PRIu64 " MiB RAM, TSC %" PRIu64 " kHz", guest,
+		 img.entry, ram_size >> 20, vm->tsc_khz);
+
+	status = vm_run(vm);
+	if (timing) {
+		uint64_t main_ns = platform_mark_time(vm->platform, CSC_MARK_MAIN);
+		fprintf(stderr, "compsc-vmm: timing: start_ns=%" PRIu64 " main_ns=%" PRIu64
+			" exit_request_ns=%" PRIu64 "\n", vm->start_ns, main_ns, vm->exit_request_ns);
+	}
+out:
+	if (vm)
+		vm_destroy(vm);
+	free(vm);
+	free(file);
+	close(kvm_fd);
+	return status;
+}

@@ -1,0 +1,278 @@
+#include "platform.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "../common/layout.h"
+#include "../common/log.h"
+#include "../common/platform.h"
+#include "vm.h"
+
+#define CONSOLE_LINE_MAX 1024
+#define MARK_MAX 8
+
+struct platform {
+	struct vm *vm;
+	struct platform_config cfg;
+	uint64_t mmio_base;
+
+	pthread_mutex_t console_lock;
+	uint32_t console_tail;	/* our copy: never read back from the guest */
+	char line[CONSOLE_LINE_MAX];
+	size_t line_len;
+	struct ratelimit console_log;
+
+	uint32_t irq_vector;
+	int irq_gsi;
+	int irq_efd;
+	int timer_fd;
+
+	uint64_t mark_ns[MARK_MAX];
+};
+
+static struct csc_console_ring *console_ring(struct platform *p)
+{
+	return vm_gpa_to_hva(p->vm, CSC_CONSOLE_RING_GPA, CSC_CONSOLE_RING_SIZE);
+}
+
+static void emit_line(struct platform *p)
+{
+	fprintf(p->cfg.console_out, "%s%.*s\n", p->cfg.console_prefix, (int)p->line_len, p->line);
+	fflush(p->cfg.console_out);
+	p->line_len = 0;
+}
+
+/* Caller holds console_lock. The guest owns head and may write anything
+ * there: the VMM trusts only its own tail and the fixed ring size. */
+static void console_drain(struct platform *p)
+{
+	struct csc_console_ring *ring = console_ring(p);
+	uint32_t head = __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE);
+	uint32_t pending = head - p->console_tail;
+	uint64_t suppressed;
+
+	if (pending > CSC_CONSOLE_DATA_SIZE) {
+		if (ratelimit_pass(&p->console_log, &suppressed))
+			log_warn("console: guest head %u is %u bytes ahead of tail %u (ring holds %u); dropping",
+				 head, pending, p->console_tail, CSC_CONSOLE_DATA_SIZE);
+		p->console_tail = head;
+		__atomic_store_n(&ring->tail, head, __ATOMIC_RELEASE);
+		return;
+	}
+	while (p->console_tail != head) {
+		unsigned char c = ring->data[p->console_tail & (CSC_CONSOLE_DATA_SIZE - 1)];
+		p->console_tail++;
+		if (c == '\n') {
+			emit_line(p);
+			continue;
+		}
+		/* Keep the host terminal safe from guest escape sequences. */
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			c = '?';
+		p->line[p->line_len++] = (char)c;
+		if (p->line_len == CONSOLE_LINE_MAX)
+			emit_line(p);
+	}
+	__atomic_store_n(&ring->tail, p->console_tail, __ATOMIC_RELEASE);
+}
+
+void platform_console_flush(struct platform *p)
+{
+	pthread_mutex_lock(&p->console_lock);
+	console_drain(p);
+	if (p->line_len)
+		emit_line(p);
+	pthread_mutex_unlock(&p->console_lock);
+}
+
+static const char *const exception_names[32] = {
+	"#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
+	"#BR bound range", "#UD invalid opcode", "#NM device not available", "#DF double fault",
+	"coprocessor overrun", "#TS invalid TSS", "#NP segment not present", "#SS stack fault",
+	"#GP general protection", "#PF page fault", "reserved", "#MF x87 error", "#AC alignment check",
+	"#MC machine check", "#XM SIMD error", "#VE virtualisation", "#CP control protection",
+};
+
+static void report_fault(struct platform *p, uint64_t gpa)
+{
+	struct csc_fault_record f;
+	const void *src = vm_gpa_to_hva(p->vm, gpa, sizeof(f));
+
+	if (!src) {
+		log_error("guest fault: the guest reported a fault record at 0x%" PRIx64
+			  ", outside its memory", gpa);
+		vm_request_exit(p->vm, VMM_EXIT_FAULT);
+		return;
+	}
+	memcpy(&f, src, sizeof(f));	/* guest-writable: copy once, then read */
+	const char *name = f.vector < 32 && exception_names[f.vector] ? exception_names[f.vector]
+								       : "unknown vector";
+	platform_console_flush(p);
+	log_error("guest fault: vector %" PRIu64 " (%s) at ring %" PRIu64 ", error code 0x%" PRIx64
+		  ", rip 0x%" PRIx64,
+		  f.vector, name, f.cs & 3, f.error_code, f.rip);
+	fprintf(stderr,
+		"  rip %016" PRIx64 "  cs %04" PRIx64 "  rflags %016" PRIx64 "  rsp %016" PRIx64 "  ss %04" PRIx64 "\n"
+		"  rax %016" PRIx64 "  rbx %016" PRIx64 "  rcx %016" PRIx64 "  rdx %016" PRIx64 "\n"
+		"  rsi %016" PRIx64 "  rdi %016" PRIx64 "  rbp %016" PRIx64 "  r8  %016" PRIx64 "\n"
+		"  r9  %016" PRIx64 "  r10 %016" PRIx64 "  r11 %016" PRIx64 "  r12 %016" PRIx64 "\n"
+		"  r13 %016" PRIx64 "  r14 %016" PRIx64 "  r15 %016" PRIx64 "  cr2 %016" PRIx64 "\n",
+		f.rip, f.cs, f.rflags, f.rsp, f.ss, f.rax, f.rbx, f.rcx, f.rdx, f.rsi, f.rdi, f.rbp,
+		f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15, f.cr2);
+	vm_request_exit(p->vm, VMM_EXIT_FAULT);
+}
+
+static void arm_test_irq(struct platform *p, uint32_t delay_ms)
+{
+	if (delay_ms == 0) {
+		irq_raise(p->irq_efd);
+		return;
+	}
+	struct itimerspec its = {
+		.it_value = { .tv_sec = delay_ms / 1000, .tv_nsec = (long)(delay_ms % 1000) * 1000000 },
+	};
+	if (timerfd_settime(p->timer_fd, 0, &its, NULL) < 0)
+		log_warn("platform: cannot arm the test interrupt timer: %s", strerror(errno));
+}
+
+static void timer_fired(void *opaque, uint32_t events)
+{
+	struct platform *p = opaque;
+	uint64_t expirations;
+
+	(void)events;
+	if (read(p->timer_fd, &expirations, sizeof(expirations)) == sizeof(expirations))
+		irq_raise(p->irq_efd);
+}
+
+static void platform_mmio(void *dev, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct platform *p = dev;
+	uint32_t value = 0;
+
+	if (len != 4 || (offset & 3)) {
+		/* Only aligned 32-bit accesses are defined. */
+		if (!is_write)
+			memset(data, 0xff, len);
+		log_debug("platform: ignored %u-byte access at +0x%" PRIx64, len, offset);
+		return;
+	}
+	if (!is_write) {
+		value = offset == CSC_PLAT_ID ? CSC_PLATFORM_ID : 0;
+		memcpy(data, &value, 4);
+		return;
+	}
+	memcpy(&value, data, 4);
+	switch (offset) {
+	case CSC_PLAT_CONSOLE:
+		pthread_mutex_lock(&p->console_lock);
+		console_drain(p);
+		pthread_mutex_unlock(&p->console_lock);
+		break;
+	case CSC_PLAT_EXIT:
+		platform_console_flush(p);
+		vm_request_exit(p->vm, (int)(value & 0xff));
+		break;
+	case CSC_PLAT_FAULT:
+		report_fault(p, value);
+		break;
+	case CSC_PLAT_MARK:
+		if (value < MARK_MAX && !p->mark_ns[value])
+			p->mark_ns[value] = now_ns();
+		break;
+	case CSC_PLAT_IRQ_TEST:
+		arm_test_irq(p, value);
+		break;
+	default:
+		log_debug("platform: write 0x%x to unknown register +0x%" PRIx64, value, offset);
+		break;
+	}
+}
+
+struct platform *platform_create(struct vm *vm, const struct platform_config *cfg)
+{
+	struct platform *p = calloc(1, sizeof(*p));
+	int ret;
+
+	if (!p)
+		return NULL;
+	p->vm = vm;
+	p->cfg = *cfg;
+	p->mmio_base = CSC_MMIO_BASE;
+	p->irq_efd = p->timer_fd = -1;
+	p->console_log = (struct ratelimit)RATELIMIT_INIT(2);
+	pthread_mutex_init(&p->console_lock, NULL);
+
+	struct csc_console_ring *ring = console_ring(p);
+	ring->head = ring->tail = 0;
+	ring->size = CSC_CONSOLE_DATA_SIZE;
+
+	p->irq_vector = irq_alloc_vectors(&vm->irq, 1);
+	if (!p->irq_vector) {
+		log_error("platform: no interrupt vector left");
+		goto fail;
+	}
+	p->irq_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (p->irq_efd < 0 || p->timer_fd < 0) {
+		log_error("platform: eventfd/timerfd: %s", strerror(errno));
+		goto fail;
+	}
+	p->irq_gsi = irq_add_msi_route(&vm->irq, p->irq_vector, 0);
+	if (p->irq_gsi < 0 || (ret = irq_attach_eventfd(&vm->irq, p->irq_gsi, p->irq_efd)) < 0) {
+		log_error("platform: cannot route interrupt vector %u: %s", p->irq_vector,
+			  strerror(p->irq_gsi < 0 ? -p->irq_gsi : -ret));
+		goto fail;
+	}
+	ret = evloop_add(&vm->loop, p->timer_fd, EPOLLIN, timer_fired, p);
+	if (ret < 0) {
+		log_error("platform: event loop: %s", strerror(-ret));
+		goto fail;
+	}
+	ret = bus_register(&vm->bus, p->mmio_base, CSC_PLAT_SIZE, "platform", p, platform_mmio);
+	if (ret < 0) {
+		log_error("platform: cannot claim MMIO window: %s", strerror(-ret));
+		evloop_remove(&vm->loop, p->timer_fd);
+		goto fail;
+	}
+	return p;
+fail:
+	if (p->irq_efd >= 0)
+		close(p->irq_efd);
+	if (p->timer_fd >= 0)
+		close(p->timer_fd);
+	free(p);
+	return NULL;
+}
+
+void platform_destroy(struct platform *p)
+{
+	if (!p)
+		return;
+	bus_unregister(&p->vm->bus, p->mmio_base);
+	evloop_remove(&p->vm->loop, p->timer_fd);
+	close(p->timer_fd);
+	close(p->irq_efd);
+	free(p);
+}
+
+uint64_t platform_mark_time(const struct platform *p, unsigned mark)
+{
+	return mark < MARK_MAX ? p->mark_ns[mark] : 0;
+}
+
+uint64_t platform_mmio_base(const struct platform *p)
+{
+	return p->mmio_base;
+}
+
+uint32_t platform_irq_vector(const struct platform *p)
+{
+	return p->irq_vector;
+}

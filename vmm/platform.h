@@ -1,0 +1,31 @@
+/* The platform device (register map in common/platform.h): console, exit,
+ * fault reports, boot-progress marks and a test interrupt. */
+#ifndef CSC_VMM_PLATFORM_H
+#define CSC_VMM_PLATFORM_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct vm;
+
+struct platform_config {
+	FILE *console_out;		/* where guest console lines go */
+	const char *console_prefix;	/* prepended to each line, may be "" */
+};
+
+/* Creates the device, claims its MMIO window, its interrupt vector and an
+ * irqfd, and lists it in the boot information. */
+struct platform *platform_create(struct vm *vm, const struct platform_config *cfg);
+void platform_destroy(struct platform *p);
+
+/* Drains whatever the guest left in the console ring and flushes a partial
+ * last line (called at VM exit). */
+void platform_console_flush(struct platform *p);
+
+/* Timestamp (now_ns) of a boot-progress mark, 0 if not reached. */
+uint64_t platform_mark_time(const struct platform *p, unsigned mark);
+
+uint64_t platform_mmio_base(const struct platform *p);
+uint32_t platform_irq_vector(const struct platform *p);
+
+#endif

@@ -1,0 +1,215 @@
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../common/layout.h"
+#include "../common/log.h"
+#include "platform.h"
+
+int vm_open_kvm(char *err, size_t err_len)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		int e = errno;
+		if (e == ENOENT)
+			snprintf(err, err_len, "/dev/kvm does not exist: this machine has no KVM "
+				 "(load kvm_intel/kvm_amd, or enable nested virtualisation)");
+		else if (e == EACCES || e == EPERM)
+			snprintf(err, err_len, "/dev/kvm is not accessible: run as root or add your "
+				 "user to the 'kvm' group");
+		else
+			snprintf(err, err_len, "cannot open /dev/kvm: %s", strerror(e));
+		return -e;
+	}
+	int version = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (version != KVM_API_VERSION) {
+		snprintf(err, err_len, "/dev/kvm speaks KVM API %d, compsc-vmm needs %d", version,
+			 KVM_API_VERSION);
+		close(fd);
+		return -ENOTSUP;
+	}
+	static const struct { int cap; const char *name; } needed[] = {
+		{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
+		{ KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
+		{ KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING" },
+		{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
+	};
+	for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
+		if (ioctl(fd, KVM_CHECK_EXTENSION, needed[i].cap) <= 0) {
+			snprintf(err, err_len, "/dev/kvm lacks %s, which compsc-vmm needs", needed[i].name);
+			close(fd);
+			return -ENOTSUP;
+		}
+	}
+	return fd;
+}
+
+void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	if (gpa >= vm->ram_size || len > vm->ram_size - gpa)
+		return NULL;
+	return vm->ram + gpa;
+}
+
+static void sigusr1_noop(int sig)
+{
+	(void)sig;
+}
+
+int vm_create(struct vm *vm, int kvm_fd, uint64_t ram_size, unsigned n_vcpus)
+{
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm_fd = kvm_fd;
+	vm->vm_fd = vm->ram_fd = -1;
+	vm->ram = MAP_FAILED;
+	vm->ram_size = ram_size;
+	vm->n_vcpus = n_vcpus;
+	vm->start_ns = now_ns();
+	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
+		vm->vcpus[i].fd = -1;
+	bus_init(&vm->bus);
+	ret = evloop_init(&vm->loop);
+	if (ret < 0) {
+		log_error("event loop: %s", strerror(-ret));
+		return ret;
+	}
+	/* Installed before any vCPU thread exists: SIGUSR1 only kicks vCPUs
+	 * out of KVM_RUN, it must never take the default (terminate) action. */
+	struct sigaction sa = { .sa_handler = sigusr1_noop };
+	sigaction(SIGUSR1, &sa, NULL);
+
+	vm->vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		ret = -errno;
+		log_error("KVM_CREATE_VM: %s", strerror(errno));
+		return ret;
+	}
+	irq_router_init(&vm->irq, vm->vm_fd);
+
+	vm->ram_fd = memfd_create("compsc-guest-ram", MFD_CLOEXEC);
+	if (vm->ram_fd < 0 || ftruncate(vm->ram_fd, (off_t)ram_size) < 0) {
+		ret = -errno;
+		log_error("guest memory: cannot create a %llu MiB memfd: %s",
+			  (unsigned long long)(ram_size >> 20), strerror(errno));
+		return ret;
+	}
+	vm->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, vm->ram_fd, 0);
+	if (vm->ram == MAP_FAILED) {
+		ret = -errno;
+		log_error("guest memory: mmap: %s", strerror(errno));
+		return ret;
+	}
+	struct kvm_userspace_memory_region slot = {
+		.slot = 0, .guest_phys_addr = 0, .memory_size = ram_size,
+		.userspace_addr = (uint64_t)(uintptr_t)vm->ram,
+	};
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
+		ret = -errno;
+		log_error("KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
+		return ret;
+	}
+	/* Only needed for real-mode emulation on VMX; harmless elsewhere. */
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul) < 0)
+		log_debug("KVM_SET_TSS_ADDR: %s (ignored)", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		ret = -errno;
+		log_error("KVM_CREATE_IRQCHIP: %s", strerror(errno));
+		return ret;
+	}
+	int run_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (run_size <= 0) {
+		ret = run_size < 0 ? -errno : -EINVAL;
+		log_error("KVM_GET_VCPU_MMAP_SIZE failed");
+		return ret;
+	}
+	vm->run_size = (size_t)run_size;
+	for (unsigned i = 0; i < n_vcpus; i++) {
+		ret = vcpu_create(vm, i);
+		if (ret < 0) {
+			log_error("vcpu%u: cannot create: %s", i, strerror(-ret));
+			return ret;
+		}
+	}
+	int khz = ioctl(vm->vcpus[0].fd, KVM_GET_TSC_KHZ, 0);
+	if (khz <= 0) {
+		log_error("KVM_GET_TSC_KHZ: %s", khz < 0 ? strerror(errno) : "returned 0");
+		return -ENOTSUP;
+	}
+	vm->tsc_khz = (uint64_t)khz;
+	return 0;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
+		if (vm->vcpus[i].vm)
+			vcpu_destroy(&vm->vcpus[i]);
+	if (vm->platform)
+		platform_destroy(vm->platform);
+	if (vm->ram != MAP_FAILED && vm->ram)
+		munmap(vm->ram, vm->ram_size);
+	if (vm->ram_fd >= 0)
+		close(vm->ram_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	evloop_destroy(&vm->loop);
+	bus_destroy(&vm->bus);
+}
+
+void vm_request_exit(struct vm *vm, int status)
+{
+	bool expected = false;
+
+	if (!atomic_compare_exchange_strong(&vm->stopping, &expected, true))
+		return;
+	vm->exit_status = status;
+	vm->exit_request_ns = now_ns();
+	for (unsigned i = 0; i < vm->n_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	evloop_stop(&vm->loop);
+}
+
+int vm_run(struct vm *vm)
+{
+	sigset_t set, old;
+	int ret;
+
+	/* vCPU threads unblock SIGUSR1 themselves; the main thread keeps it
+	 * blocked so a kick never lands here. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	for (unsigned i = 0; i < vm->n_vcpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+		ret = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+		if (ret) {
+			log_error("vcpu%u: cannot start thread: %s", i, strerror(ret));
+			vm_request_exit(vm, VMM_EXIT_FAULT);
+			break;
+		}
+		vcpu->thread_started = true;
+	}
+	if (!atomic_load(&vm->stopping))
+		evloop_run(&vm->loop);
+	for (unsigned i = 0; i < vm->n_vcpus; i++) {
+		if (vm->vcpus[i].thread_started) {
+			pthread_join(vm->vcpus[i].thread, NULL);
+			vm->vcpus[i].thread_started = false;
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (vm->platform)
+		platform_console_flush(vm->platform);
+	return vm->exit_status;
+}
