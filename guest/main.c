@@ -7,6 +7,8 @@ static const struct guest_app apps[] = {
 	{ "hello", "print what the guest learned at boot", app_hello },
 	{ "irqtest", "check interrupt delivery at ring 3", app_irqtest },
 	{ "fault", "fault on purpose (kind=pf|ud|gp|de|ring0|triple)", app_fault },
+	{ "unclaimed", "access an MMIO address no device claims", app_unclaimed },
+	{ "consoletest", "stress the console ring", app_consoletest },
 	{ "spin", "run forever (report-ms=N prints a heartbeat)", app_spin },
 };
 

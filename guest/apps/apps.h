@@ -12,5 +12,7 @@ int app_hello(void);
 int app_irqtest(void);
 int app_fault(void);
 int app_spin(void);
+int app_unclaimed(void);
+int app_consoletest(void);
 
 #endif

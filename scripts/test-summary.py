@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""Counts every test case of every kind from meson's testlog.json and prints
+   N passed, N failed, N skipped
+TAP tests count one per TAP line; a TAP test whose process failed without
+reporting a failing line (crash, timeout, missing plan) counts one more
+failure; non-TAP tests count one each. Exit status 1 on any failure."""
+import json
+import re
+import sys
+
+log = sys.argv[1] if len(sys.argv) > 1 else "build/meson-logs/testlog.json"
+passed = failed = skipped = 0
+failures = []
+with open(log) as f:
+    for line in f:
+        entry = json.loads(line)
+        name, result, out = entry["name"], entry["result"], entry.get("stdout") or ""
+        tap = [l for l in out.splitlines() if re.match(r"(not )?ok\b", l)]
+        if not tap:
+            if result in ("OK", "EXPECTEDFAIL"):
+                passed += 1
+            elif result == "SKIP":
+                skipped += 1
+            else:
+                failed += 1
+                failures.append(f"{name} ({result})")
+            continue
+        bad = 0
+        for l in tap:
+            if l.startswith("not ok"):
+                bad += 1
+                failures.append(f"{name}: {l}")
+            elif re.search(r"#\s*SKIP", l, re.I):
+                skipped += 1
+            else:
+                passed += 1
+        failed += bad
+        if result not in ("OK", "EXPECTEDFAIL", "SKIP") and bad == 0:
+            failed += 1
+            failures.append(f"{name} ({result} after {len(tap)} cases)")
+for f in failures:
+    print(f"FAILED: {f}")
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+sys.exit(1 if failed else 0)

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""compsc-vmm's command line: usage errors, bad guest files, KVM errors."""
+import os
+import shutil
+import tempfile
+
+from harness import GUEST, VMM, Tap, run
+
+t = Tap()
+
+
+def one_line_error(r, status, needle):
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    return (r.returncode == status and len(lines) == 1 and needle in lines[0]
+            and lines[0].startswith("compsc-vmm: "))
+
+
+r = run([VMM, "--guest", "/etc/passwd"])
+t.ok(one_line_error(r, 2, "not an ELF file"), "--guest /etc/passwd: one-line error, exit 2", r)
+
+r = run([VMM, "--guest", "/nonexistent/guest.elf"])
+t.ok(one_line_error(r, 2, "cannot open"), "missing guest file: one-line error, exit 2", r)
+
+with tempfile.TemporaryDirectory() as tmp:
+    truncated = os.path.join(tmp, "truncated.elf")
+    with open(GUEST, "rb") as src, open(truncated, "wb") as dst:
+        dst.write(src.read(5000))
+    r = run([VMM, "--guest", truncated])
+    t.ok(one_line_error(r, 2, "truncated"), "truncated guest: one-line error, exit 2", r)
+
+    r = run([VMM, "--guest", GUEST, "--mem", "16M"])
+    # The real guest fits in 16M: this must get past argument checking.
+    t.ok(r.returncode != 2, "--mem 16M is accepted", r)
+
+r = run([VMM, "--guest", GUEST, "--mem", "12X"])
+t.ok(one_line_error(r, 2, "--mem: '12X' is not a size"), "--mem 12X: one-line error, exit 2", r)
+r = run([VMM, "--guest", GUEST, "--mem", "8G"])
+t.ok(one_line_error(r, 2, "out of range"), "--mem 8G: out of range, exit 2", r)
+r = run([VMM, "--guest", GUEST, "--bogus"])
+t.ok(one_line_error(r, 2, "unknown option '--bogus'"), "unknown option: exit 2", r)
+r = run([VMM, "--guest"])
+t.ok(one_line_error(r, 2, "needs a value"), "option without value: exit 2", r)
+r = run([VMM])
+t.ok(one_line_error(r, 2, "--guest FILE is required"), "no --guest: exit 2", r)
+r = run([VMM, "--guest", GUEST, "--log-level", "loud"])
+t.ok(one_line_error(r, 2, "--log-level"), "bad --log-level: exit 2", r)
+r = run([VMM, "--guest", GUEST, "extra"])
+t.ok(one_line_error(r, 2, "unexpected argument"), "stray argument: exit 2", r)
+r = run([VMM, "--help"])
+t.ok(r.returncode == 0 and "Usage: compsc-vmm" in r.stdout and "--mem SIZE" in r.stdout,
+     "--help prints usage, exit 0", r)
+
+# /dev/kvm missing or not accessible: exit 3 with advice. Needs root to
+# build the situation (a private /dev, or an unprivileged user).
+if os.geteuid() == 0 and shutil.which("unshare"):
+    r = run(["unshare", "--mount", "sh", "-c",
+             f"mount -t tmpfs none /dev && exec {VMM} --guest {GUEST}"])
+    t.ok(r.returncode == 3 and "/dev/kvm does not exist" in r.stderr,
+         "no /dev/kvm: clear message, exit 3", r)
+else:
+    t.skip("no /dev/kvm: clear message, exit 3", "needs root and unshare")
+
+if os.geteuid() == 0 and shutil.which("setpriv") and os.path.exists("/dev/kvm") \
+        and not (os.stat("/dev/kvm").st_mode & 0o006):
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)
+        guest = os.path.join(tmp, "guest.elf")
+        vmm = os.path.join(tmp, "compsc-vmm")
+        shutil.copy(GUEST, guest)
+        shutil.copy(VMM, vmm)
+        r = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", vmm, "--guest", guest])
+        t.ok(r.returncode == 3 and "run as root or add your user to the 'kvm' group" in r.stderr,
+             "/dev/kvm not accessible: clear message, exit 3", r)
+else:
+    t.skip("/dev/kvm not accessible: clear message, exit 3",
+           "needs root, setpriv and a /dev/kvm closed to others")
+
+t.done()
