@@ -7,7 +7,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "../common/log.h"
+#include "log.h"
 
 struct evloop_handler {
 	int fd;

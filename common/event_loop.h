@@ -1,8 +1,8 @@
-/* A minimal epoll loop for the VMM's main thread: timers, device back-ends,
- * (later) the control socket and the migration channel register file
- * descriptors with a callback. vCPUs never run here. */
-#ifndef CSC_VMM_EVENT_LOOP_H
-#define CSC_VMM_EVENT_LOOP_H
+/* A minimal epoll loop for the main thread of the host programs: timers,
+ * device back-ends, sockets register file descriptors with a callback.
+ * In compsc-vmm, vCPUs never run here. */
+#ifndef CSC_COMMON_EVENT_LOOP_H
+#define CSC_COMMON_EVENT_LOOP_H
 
 #include <stdbool.h>
 #include <stdint.h>
