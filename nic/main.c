@@ -1,0 +1,234 @@
+/* compsc-nic: the SR-IOV NIC of one host.
+ *
+ *   compsc-nic --uplink tap:NAME|dgram:PATH --vfs N --dir RUNDIR
+ *              [--mac-base MAC] [--rate 1g|10g] [--log-level L]
+ *
+ * Creates RUNDIR/vf0.sock .. vfN-1.sock (vfio-user, one VMM each) and
+ * RUNDIR/pf.sock (the host's control). Runs until SIGINT/SIGTERM. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "nic.h"
+#include "pf_ctl.h"
+#include "vfio_user_server.h"
+
+#define EXIT_USAGE 2
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: compsc-nic --uplink SPEC --vfs N --dir RUNDIR [options]\n"
+		"An SR-IOV NIC with the Intel 82576 VF interface, served to VMMs over vfio-user.\n"
+		"\n"
+		"  --uplink SPEC      tap:NAME (a TAP device) or dgram:PATH (unix datagram wire;\n"
+		"                     frames go to PATH.peer)\n"
+		"  --vfs N            number of virtual functions, 1..7\n"
+		"  --dir RUNDIR       where vfN.sock and pf.sock are created\n"
+		"  --mac-base MAC     MAC of VF 0; VF n gets MAC + n (default 02:00:00:00:00:10)\n"
+		"  --rate 1g|10g      uplink line rate (default 1g; 'off' for unlimited)\n"
+		"  --log-level LEVEL  error, warn, info or debug (default info)\n"
+		"  --help             this text\n");
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("compsc-nic: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see --help)\n", stderr);
+	return EXIT_USAGE;
+}
+
+struct nic_main {
+	struct nic nic;
+	struct evloop loop;
+	int signal_fd;
+	uint8_t frame[65536];
+};
+
+static void on_uplink(void *opaque, uint32_t events)
+{
+	struct nic_main *m = opaque;
+
+	(void)events;
+	/* A bounded batch per wake-up keeps register accesses responsive. */
+	for (int i = 0; i < 64; i++) {
+		ssize_t n = uplink_recv(m->nic.uplink, m->frame, sizeof(m->frame));
+		if (n <= 0)
+			break;
+		veb_from_uplink(&m->nic, m->frame, (size_t)n);
+	}
+	nic_service(&m->nic);
+}
+
+static void on_timer(void *opaque, uint32_t events)
+{
+	struct nic_main *m = opaque;
+	uint64_t expirations;
+
+	(void)events;
+	if (read(m->nic.timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		log_warn("timer: %s", strerror(errno));
+	nic_service(&m->nic);
+}
+
+static void on_signal(void *opaque, uint32_t events)
+{
+	struct nic_main *m = opaque;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(m->signal_fd, &si, sizeof(si)) == sizeof(si))
+		log_info("signal %u: shutting down", si.ssi_signo);
+	evloop_stop(&m->loop);
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_UPLINK = 256, OPT_VFS, OPT_DIR, OPT_MAC, OPT_RATE, OPT_LOG, OPT_HELP };
+	static const struct option longopts[] = {
+		{ "uplink", required_argument, NULL, OPT_UPLINK },
+		{ "vfs", required_argument, NULL, OPT_VFS },
+		{ "dir", required_argument, NULL, OPT_DIR },
+		{ "mac-base", required_argument, NULL, OPT_MAC },
+		{ "rate", required_argument, NULL, OPT_RATE },
+		{ "log-level", required_argument, NULL, OPT_LOG },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct nic_config cfg = { .n_vfs = 0, .mac_base = { 0x02, 0, 0, 0, 0, 0x10 }, .rate_bps = 1000000000ull };
+	const char *uplink_spec = NULL, *dir = NULL;
+	char err[512], path[4096];
+	int opt, ret;
+
+	log_init("compsc-nic", LOG_INFO);
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_UPLINK:
+			uplink_spec = optarg;
+			if (strncmp(optarg, "tap:", 4) && strncmp(optarg, "dgram:", 6))
+				return usage_error("--uplink: '%s' is neither tap:NAME nor dgram:PATH", optarg);
+			break;
+		case OPT_VFS: {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || end == optarg || n < 1 || n > NIC_MAX_VFS)
+				return usage_error("--vfs: '%s' is not a number from 1 to %d", optarg, NIC_MAX_VFS);
+			cfg.n_vfs = (unsigned)n;
+			break;
+		}
+		case OPT_DIR:
+			dir = optarg;
+			break;
+		case OPT_MAC:
+			if (parse_mac(optarg, cfg.mac_base) < 0 || (cfg.mac_base[0] & 1))
+				return usage_error("--mac-base: '%s' is not a unicast MAC like 02:00:00:00:00:10", optarg);
+			if (cfg.mac_base[5] > 0xff - NIC_MAX_VFS)
+				return usage_error("--mac-base: last byte must leave room for %d VFs", NIC_MAX_VFS);
+			break;
+		case OPT_RATE:
+			if (strcmp(optarg, "1g") == 0)
+				cfg.rate_bps = 1000000000ull;
+			else if (strcmp(optarg, "10g") == 0)
+				cfg.rate_bps = 10000000000ull;
+			else if (strcmp(optarg, "off") == 0)
+				cfg.rate_bps = 0;
+			else
+				return usage_error("--rate: '%s' is not 1g, 10g or off", optarg);
+			break;
+		case OPT_LOG:
+			ret = log_parse_level(optarg);
+			if (ret < 0)
+				return usage_error("--log-level: '%s' is not one of error, warn, info, debug", optarg);
+			log_set_level((enum log_level)ret);
+			break;
+		case OPT_HELP:
+			usage(stdout);
+			return 0;
+		case ':':
+			return usage_error("option %s needs a value", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (!uplink_spec || !cfg.n_vfs || !dir)
+		return usage_error("--uplink, --vfs and --dir are required");
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return usage_error("--dir: cannot create %s: %s", dir, strerror(errno));
+
+	struct nic_main *m = calloc(1, sizeof(*m));
+	if (!m || evloop_init(&m->loop) < 0) {
+		log_error("out of memory");
+		return 1;
+	}
+	nic_init(&m->nic, &cfg);
+	m->nic.loop = &m->loop;
+	m->nic.rundir = dir;
+	m->nic.uplink = uplink_open(uplink_spec, err, sizeof(err));
+	if (!m->nic.uplink) {
+		fprintf(stderr, "compsc-nic: %s\n", err);
+		return 1;
+	}
+	m->nic.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	m->signal_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (m->nic.timer_fd < 0 || m->signal_fd < 0 ||
+	    evloop_add(&m->loop, uplink_fd(m->nic.uplink), EPOLLIN, on_uplink, m) < 0 ||
+	    evloop_add(&m->loop, m->nic.timer_fd, EPOLLIN, on_timer, m) < 0 ||
+	    evloop_add(&m->loop, m->signal_fd, EPOLLIN, on_signal, m) < 0) {
+		log_error("event loop set-up failed: %s", strerror(errno));
+		return 1;
+	}
+	for (unsigned i = 0; i < cfg.n_vfs; i++) {
+		snprintf(path, sizeof(path), "%s/vf%u.sock", dir, i);
+		if (vfio_user_listen(&m->nic, i, path, err, sizeof(err)) < 0) {
+			fprintf(stderr, "compsc-nic: vf%u: %s\n", i, err);
+			return 1;
+		}
+	}
+	snprintf(path, sizeof(path), "%s/pf.sock", dir);
+	if (pf_ctl_listen(&m->nic, path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "compsc-nic: pf: %s\n", err);
+		return 1;
+	}
+	const uint8_t *mb = cfg.mac_base;
+	log_info("ready: %u VFs (MAC %02x:%02x:%02x:%02x:%02x:%02x + n), uplink %s at %s, sockets in %s",
+		 cfg.n_vfs, mb[0], mb[1], mb[2], mb[3], mb[4], mb[5], uplink_describe(m->nic.uplink),
+		 cfg.rate_bps ? (cfg.rate_bps == 10000000000ull ? "10 Gbit/s" : "1 Gbit/s") : "unlimited rate", dir);
+
+	evloop_run(&m->loop);
+
+	for (unsigned i = 0; i < cfg.n_vfs; i++) {
+		snprintf(path, sizeof(path), "%s/vf%u.sock", dir, i);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/pf.sock", dir);
+	unlink(path);
+	nic_destroy(&m->nic);
+	uplink_close(m->nic.uplink);
+	evloop_destroy(&m->loop);
+	free(m);
+	return 0;
+}

@@ -1,0 +1,276 @@
+#include "pf_ctl.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "nic.h"
+
+#define CTL_LINE_MAX 512
+#define CTL_MAX_CLIENTS 8
+
+struct ctl_client {
+	int fd;
+	struct nic *nic;
+	char line[CTL_LINE_MAX];
+	size_t len;
+	bool overflow;
+};
+
+static int ctl_listen_fd = -1;
+
+int parse_mac(const char *text, unsigned char *mac)
+{
+	unsigned b[6];
+	char tail;
+
+	if (sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (unsigned char)b[i];
+	return 0;
+}
+
+struct out {
+	char *buf;
+	size_t size, len;
+};
+
+static void emit(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void emit(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (o->len >= o->size)
+		return;
+	va_start(ap, fmt);
+	int n = vsnprintf(o->buf + o->len, o->size - o->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		o->len += (size_t)n;
+}
+
+static void emit_mac(struct out *o, const char *key, const uint8_t *m)
+{
+	emit(o, "\"%s\":\"%02x:%02x:%02x:%02x:%02x:%02x\"", key, m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
+static void emit_vf(struct out *o, struct nic *nic, unsigned i)
+{
+	struct nic_vf_slot *s = &nic->slot[i];
+	struct nic_vf *vf = &s->vf;
+
+	emit(o, "{\"vf\":%u,\"assignment\":\"%s\",\"owner\":\"", i, s->assignment == VF_ASSIGNED ? "assigned" : "free");
+	for (const char *p = s->owner; *p; p++)	/* owner came from a command line: escape it */
+		emit(o, (*p == '"' || *p == '\\') ? "\\%c" : (*p < 0x20 ? "?" : "%c"), *p);
+	emit(o, "\",");
+	emit_mac(o, "perm_mac", s->perm_mac);
+	emit(o, ",");
+	emit_mac(o, "mac", s->mac);
+	emit(o, ",\"mac_locked\":%s,\"driver_ready\":%s,\"queues_enabled\":%s,\"vmm_connected\":%s,"
+		"\"rx_enabled\":%s,\"tx_enabled\":%s,\"rx_head\":%u,\"tx_head\":%u,\"max_frame\":%u,",
+	     s->mac_locked ? "true" : "false", s->cts ? "true" : "false", vf->pf_enabled ? "true" : "false",
+	     s->conn ? "true" : "false", vf->rxq[0].enabled ? "true" : "false",
+	     vf->txq[0].enabled ? "true" : "false", vf->rxq[0].head, vf->txq[0].head, vf->max_frame);
+	emit(o, "\"rx_packets\":%u,\"tx_packets\":%u,\"rx_bytes\":%u,\"tx_bytes\":%u,\"rx_held\":%u,",
+	     vf_reg(vf, VF_GPRC), vf_reg(vf, VF_GPTC), vf_reg(vf, VF_GORC), vf_reg(vf, VF_GOTC), vf->fifo_count);
+	emit(o, "\"errors\":{\"unknown_reads\":%llu,\"unknown_writes\":%llu,\"ro_writes\":%llu,"
+		"\"dma_faults\":%llu,\"rx_drops\":%llu,\"rx_oversize\":%llu,\"tx_oversize\":%llu,"
+		"\"irq_lost\":%llu,\"mbx_messages\":%llu,\"mbx_nacks\":%llu}}",
+	     (unsigned long long)vf->err.unknown_reads, (unsigned long long)vf->err.unknown_writes,
+	     (unsigned long long)vf->err.ro_writes, (unsigned long long)vf->err.dma_faults,
+	     (unsigned long long)vf->err.rx_fifo_drops, (unsigned long long)vf->err.rx_oversize,
+	     (unsigned long long)vf->err.tx_oversize, (unsigned long long)vf->err.irq_lost,
+	     (unsigned long long)s->mbx_messages, (unsigned long long)s->mbx_nacks);
+}
+
+static int parse_vf(struct nic *nic, const char *arg, unsigned *vf)
+{
+	char *end;
+	unsigned long v;
+
+	if (!arg)
+		return -EINVAL;
+	v = strtoul(arg, &end, 10);
+	if (*end || end == arg || v >= nic->n_vfs)
+		return -ENOENT;
+	*vf = (unsigned)v;
+	return 0;
+}
+
+void pf_ctl_execute(struct nic *nic, const char *line, char *out_buf, size_t out_len)
+{
+	struct out o = { out_buf, out_len, 0 };
+	char copy[CTL_LINE_MAX], *save = NULL;
+	unsigned vf;
+
+	out_buf[0] = '\0';
+	snprintf(copy, sizeof(copy), "%s", line);
+	char *cmd = strtok_r(copy, " \t\r\n", &save);
+	char *arg = strtok_r(NULL, " \t\r\n", &save);
+	if (!cmd) {
+		emit(&o, "{\"error\":\"empty command\"}");
+		return;
+	}
+	if (strcmp(cmd, "list") == 0) {
+		emit(&o, "{\"vfs\":[");
+		for (unsigned i = 0; i < nic->n_vfs; i++) {
+			if (i)
+				emit(&o, ",");
+			emit_vf(&o, nic, i);
+		}
+		emit(&o, "]}");
+	} else if (strcmp(cmd, "stats") == 0) {
+		emit(&o, "{\"uplink\":\"%s\",\"uplink_rx_frames\":%llu,\"uplink_tx_frames\":%llu,"
+			 "\"uplink_rx_bytes\":%llu,\"uplink_tx_bytes\":%llu,\"uplink_rx_unmatched\":%llu,"
+			 "\"uplink_tx_errors\":%llu,\"switched_frames\":%llu,\"line_rate_bps\":%llu}",
+		     nic->uplink ? uplink_describe(nic->uplink) : "none",
+		     (unsigned long long)nic->ctr.uplink_rx_frames, (unsigned long long)nic->ctr.uplink_tx_frames,
+		     (unsigned long long)nic->ctr.uplink_rx_bytes, (unsigned long long)nic->ctr.uplink_tx_bytes,
+		     (unsigned long long)nic->ctr.uplink_rx_unmatched, (unsigned long long)nic->ctr.uplink_tx_errors,
+		     (unsigned long long)nic->ctr.switched_frames,
+		     (unsigned long long)(nic->egress.rate_bytes_per_s * 8));
+	} else if (parse_vf(nic, arg, &vf) < 0) {
+		if (strcmp(cmd, "assign") && strcmp(cmd, "free") && strcmp(cmd, "enable") &&
+		    strcmp(cmd, "disable") && strcmp(cmd, "regs"))
+			emit(&o, "{\"error\":\"unknown command '%.40s' (list, stats, assign, free, enable, disable, regs)\"}", cmd);
+		else
+			emit(&o, "{\"error\":\"%s needs a VF number 0..%u\"}", cmd, nic->n_vfs - 1);
+	} else if (strcmp(cmd, "assign") == 0) {
+		unsigned char mac[6];
+		bool have_mac = false;
+		const char *owner = "";
+		for (char *kv; (kv = strtok_r(NULL, " \t\r\n", &save));) {
+			if (strncmp(kv, "mac=", 4) == 0) {
+				if (parse_mac(kv + 4, mac) < 0) {
+					emit(&o, "{\"error\":\"bad MAC '%.40s'\"}", kv + 4);
+					return;
+				}
+				have_mac = true;
+			} else if (strncmp(kv, "owner=", 6) == 0) {
+				owner = kv + 6;
+			} else {
+				emit(&o, "{\"error\":\"unknown assign parameter '%.40s'\"}", kv);
+				return;
+			}
+		}
+		int ret = nic_pf_assign(nic, vf, have_mac ? mac : NULL, owner);
+		if (ret < 0)
+			emit(&o, "{\"error\":\"assign: %s\"}", ret == -EINVAL ? "MAC must be unicast and non-zero" : strerror(-ret));
+		else
+			emit_vf(&o, nic, vf);
+	} else if (strcmp(cmd, "free") == 0) {
+		nic_pf_free(nic, vf);
+		emit_vf(&o, nic, vf);
+	} else if (strcmp(cmd, "enable") == 0 || strcmp(cmd, "disable") == 0) {
+		nic_pf_set_enabled(nic, vf, cmd[0] == 'e');
+		emit_vf(&o, nic, vf);
+	} else if (strcmp(cmd, "regs") == 0) {
+		/* The PF's view: values as stored, without the side effects a
+		 * VF-side read has (read-to-clear registers stay as they are). */
+		struct nic_vf *v = &nic->slot[vf].vf;
+		emit(&o, "{\"vf\":%u,\"regs\":{", vf);
+		for (unsigned i = 0; i < vf82576_n_regs; i++) {
+			const struct vf_reg_info *r = &vf82576_regs[i];
+			emit(&o, "%s\"%s\":{\"offset\":%u,\"value\":%u,\"class\":\"%s\",\"migrate\":%s}", i ? "," : "",
+			     r->name, r->offset, vf_reg(v, r->offset), vf_reg_class_name(r->cls),
+			     r->flags & VF_REGF_MIGRATE ? "true" : "false");
+		}
+		emit(&o, "}}");
+	} else {
+		emit(&o, "{\"error\":\"unknown command '%.40s'\"}", cmd);
+	}
+}
+
+static void client_close(struct ctl_client *c)
+{
+	evloop_remove(c->nic->loop, c->fd);
+	close(c->fd);
+	free(c);
+}
+
+static void client_readable(void *opaque, uint32_t events)
+{
+	struct ctl_client *c = opaque;
+	char buf[1024];
+	static char reply[65536];
+
+	(void)events;
+	ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n < 0 && errno == EAGAIN)
+		return;
+	if (n <= 0) {
+		client_close(c);
+		return;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		if (buf[i] != '\n') {
+			if (c->len + 1 < sizeof(c->line))
+				c->line[c->len++] = buf[i];
+			else
+				c->overflow = true;
+			continue;
+		}
+		c->line[c->len] = '\0';
+		if (c->overflow)
+			snprintf(reply, sizeof(reply), "{\"error\":\"line longer than %d bytes\"}", CTL_LINE_MAX - 1);
+		else
+			pf_ctl_execute(c->nic, c->line, reply, sizeof(reply) - 1);
+		size_t len = strlen(reply);
+		reply[len++] = '\n';
+		if (send(c->fd, reply, len, MSG_NOSIGNAL) != (ssize_t)len) {
+			client_close(c);
+			return;
+		}
+		c->len = 0;
+		c->overflow = false;
+	}
+}
+
+static void listener_readable(void *opaque, uint32_t events)
+{
+	struct nic *nic = opaque;
+
+	(void)events;
+	int fd = accept4(ctl_listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	struct ctl_client *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	c->nic = nic;
+	struct timeval tv = { .tv_sec = 2 };
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (evloop_add(nic->loop, fd, EPOLLIN, client_readable, c) < 0) {
+		close(fd);
+		free(c);
+	}
+}
+
+int pf_ctl_listen(struct nic *nic, const char *path, char *err, size_t err_len)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		snprintf(err, err_len, "socket path %s is too long", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(addr.sun_path, path);
+	ctl_listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	unlink(path);
+	if (ctl_listen_fd < 0 || bind(ctl_listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    listen(ctl_listen_fd, CTL_MAX_CLIENTS) < 0) {
+		snprintf(err, err_len, "cannot listen on %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	return evloop_add(nic->loop, ctl_listen_fd, EPOLLIN, listener_readable, nic);
+}
