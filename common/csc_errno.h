@@ -7,6 +7,7 @@
 #include <errno.h>
 #else
 #define ENOENT		2
+#define EIO		5
 #define E2BIG		7
 #define ENOEXEC		8
 #define EBADF		9
@@ -15,6 +16,7 @@
 #define EFAULT		14
 #define EBUSY		16
 #define EEXIST		17
+#define ENODEV		19
 #define EINVAL		22
 #define ENOSPC		28
 #define ERANGE		34

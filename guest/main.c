@@ -9,6 +9,7 @@ static const struct guest_app apps[] = {
 	{ "fault", "fault on purpose (kind=pf|ud|gp|de|ring0|triple)", app_fault },
 	{ "unclaimed", "access an MMIO address no device claims", app_unclaimed },
 	{ "consoletest", "stress the console ring", app_consoletest },
+	{ "vfraw", "raw frames over the VF (mode=send|recv|echo|ping|badring)", app_vfraw },
 	{ "spin", "run forever (report-ms=N prints a heartbeat)", app_spin },
 };
 

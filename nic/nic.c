@@ -59,16 +59,24 @@ void nic_service(struct nic *nic)
 {
 	uint64_t now = nic_now_ns(nic), next = UINT64_MAX;
 
+	/* 1. Run what is due: throttled interrupts, and stalled transmit
+	 * once the line has credit again. */
+	nic->uplink_busy = false;
+	for (unsigned i = 0; i < nic->n_vfs; i++) {
+		struct nic_vf *vf = &nic->slot[i].vf;
+		if (nic_vf_next_deadline(vf) <= now ||
+		    (vf->tx_stalled && token_bucket_ready_at(&nic->egress, 2048, now) <= now))
+			nic_vf_poll_timers(vf);
+	}
+	/* 2. When to come back. */
 	for (unsigned i = 0; i < nic->n_vfs; i++) {
 		struct nic_vf *vf = &nic->slot[i].vf;
 		uint64_t due = nic_vf_next_deadline(vf);
-		if (due <= now || (vf->tx_stalled && token_bucket_ready_at(&nic->egress, 2048, now) <= now))
-			nic_vf_poll_timers(vf);
-		due = nic_vf_next_deadline(vf);
 		if (vf->tx_stalled) {
-			/* Come back when a full-size frame's credit is there. */
+			/* When a full-size frame's credit is there, or after a
+			 * short pause if the port itself was full. */
 			uint64_t ready = token_bucket_ready_at(&nic->egress, 1600, now);
-			due = ready > now ? ready : now + 1000;
+			due = ready > now ? ready : now + (nic->uplink_busy ? 50000 : 1000);
 		}
 		if (due < next)
 			next = due;

@@ -62,6 +62,7 @@ struct nic {
 	struct nic_counters ctr;
 	struct evloop *loop;	/* NULL in unit tests */
 	int timer_fd;
+	bool uplink_busy;	/* the port refused a frame: retry TX soon */
 	const char *rundir;
 	/* Unit tests replace the clock and capture the uplink. */
 	uint64_t (*clock)(struct nic *nic);
@@ -93,6 +94,7 @@ int veb_transmit(struct nic *nic, unsigned from_vf, const uint8_t *frame, size_t
 void veb_from_uplink(struct nic *nic, const uint8_t *frame, size_t len);
 void token_bucket_init(struct token_bucket *tb, uint64_t rate_bps, uint64_t now_ns);
 bool token_bucket_take(struct token_bucket *tb, uint64_t bytes, uint64_t now_ns);
+void token_bucket_refund(struct token_bucket *tb, uint64_t bytes);
 uint64_t token_bucket_ready_at(const struct token_bucket *tb, uint64_t bytes, uint64_t now_ns);
 
 static inline struct nic_vf_slot *nic_slot_of(struct nic_vf *vf)

@@ -45,6 +45,12 @@ bool token_bucket_take(struct token_bucket *tb, uint64_t bytes, uint64_t now_ns)
 	return true;
 }
 
+void token_bucket_refund(struct token_bucket *tb, uint64_t bytes)
+{
+	if (tb->rate_bytes_per_s)
+		tb->tokens = tb->tokens + bytes > tb->burst_bytes ? tb->burst_bytes : tb->tokens + bytes;
+}
+
 uint64_t token_bucket_ready_at(const struct token_bucket *tb, uint64_t bytes, uint64_t now_ns)
 {
 	if (!tb->rate_bytes_per_s || tb->tokens >= bytes)
@@ -66,14 +72,23 @@ static int vf_by_mac(struct nic *nic, const uint8_t *mac)
 	return -1;
 }
 
-static void to_uplink(struct nic *nic, const uint8_t *frame, size_t len)
+/* -EAGAIN when the port cannot take the frame now (a full datagram
+ * wire): the VF's TX ring waits, as behind a paused link. */
+static int to_uplink(struct nic *nic, const uint8_t *frame, size_t len)
 {
-	nic->ctr.uplink_tx_frames++;
-	nic->ctr.uplink_tx_bytes += len;
+	int ret = 0;
+
 	if (nic->uplink_capture)
 		nic->uplink_capture(nic, frame, len);
-	else if (nic->uplink && uplink_send(nic->uplink, frame, len) < 0)
-		nic->ctr.uplink_tx_errors++;
+	else if (nic->uplink)
+		ret = uplink_send(nic->uplink, frame, len);
+	if (ret == -EAGAIN || ret == -ENOBUFS)
+		return -EAGAIN;
+	if (ret < 0)
+		nic->ctr.uplink_tx_errors++;	/* no peer: the frame is lost on the wire */
+	nic->ctr.uplink_tx_frames++;
+	nic->ctr.uplink_tx_bytes += len;
+	return 0;
 }
 
 int veb_transmit(struct nic *nic, unsigned from_vf, const uint8_t *frame, size_t len)
@@ -92,12 +107,16 @@ int veb_transmit(struct nic *nic, unsigned from_vf, const uint8_t *frame, size_t
 	 * without credit waits in its TX ring (backpressure, no drop). */
 	if (!token_bucket_take(&nic->egress, len + WIRE_OVERHEAD, nic_now_ns(nic)))
 		return -EAGAIN;
+	if (to_uplink(nic, frame, len) == -EAGAIN) {
+		token_bucket_refund(&nic->egress, len + WIRE_OVERHEAD);
+		nic->uplink_busy = true;
+		return -EAGAIN;
+	}
 	if (is_group(dst)) {
 		for (unsigned i = 0; i < nic->n_vfs; i++)
 			if (i != from_vf && nic->slot[i].cts)
 				nic_vf_receive(&nic->slot[i].vf, frame, len, true);
 	}
-	to_uplink(nic, frame, len);
 	return VF_TX_UPLINK;
 }
 

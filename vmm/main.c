@@ -7,6 +7,7 @@
  * file; 3 when /dev/kvm is missing or not accessible. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include "elf_loader.h"
 #include "options.h"
 #include "platform.h"
+#include "vf_device.h"
 #include "vm.h"
 
 static void usage(FILE *out)
@@ -33,6 +35,8 @@ static void usage(FILE *out)
 		"  --guest FILE         guest kernel, an ELF64 x86-64 executable (required)\n"
 		"  --mem SIZE           guest RAM, e.g. 256M or 1G (default 256M; 16M..3G)\n"
 		"  --cmdline STRING     guest command line (default empty)\n"
+		"  --vf PATH            attach an SR-IOV VF served by compsc-nic at PATH\n"
+		"                       (RUNDIR/vfN.sock); up to 4\n"
 		"  --console-prefix S   prefix for each guest console line (default none)\n"
 		"  --log-level LEVEL    error, warn, info or debug (default warn)\n"
 		"  --timing             report boot and exit timestamps on stderr\n"
@@ -57,7 +61,7 @@ static int usage_error(const char *fmt, ...)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_GUEST = 256, OPT_MEM, OPT_CMDLINE, OPT_PREFIX, OPT_LOG, OPT_TIMING, OPT_HELP };
+	enum { OPT_GUEST = 256, OPT_MEM, OPT_CMDLINE, OPT_PREFIX, OPT_LOG, OPT_TIMING, OPT_HELP, OPT_VF };
 	static const struct option longopts[] = {
 		{ "guest", required_argument, NULL, OPT_GUEST },
 		{ "mem", required_argument, NULL, OPT_MEM },
@@ -65,16 +69,21 @@ int main(int argc, char **argv)
 		{ "console-prefix", required_argument, NULL, OPT_PREFIX },
 		{ "log-level", required_argument, NULL, OPT_LOG },
 		{ "timing", no_argument, NULL, OPT_TIMING },
+		{ "vf", required_argument, NULL, OPT_VF },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *guest = NULL, *cmdline = "", *prefix = "";
 	uint64_t ram_size = 256ull << 20;
 	bool timing = false;
+	const char *vf_paths[VM_MAX_VFS];
+	unsigned n_vf_paths = 0;
 	char err[512];
 	int opt, ret;
 
 	log_init("compsc-vmm", LOG_WARN);
+	/* A device process that goes away must not take the VMM with it. */
+	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -100,6 +109,11 @@ int main(int argc, char **argv)
 			if (ret < 0)
 				return usage_error("--log-level: '%s' is not one of error, warn, info, debug", optarg);
 			log_set_level((enum log_level)ret);
+			break;
+		case OPT_VF:
+			if (n_vf_paths == VM_MAX_VFS)
+				return usage_error("--vf: at most %d VFs", VM_MAX_VFS);
+			vf_paths[n_vf_paths++] = optarg;
 			break;
 		case OPT_TIMING:
 			timing = true;
@@ -166,6 +180,19 @@ int main(int argc, char **argv)
 		log_error("boot information: device table full");
 		goto out;
 	}
+	for (unsigned i = 0; i < n_vf_paths; i++) {
+		struct vf_device *vf = vf_device_attach(vm, vf_paths[i], i, vm_alloc_mmio_window(vm), &dev, err,
+							 sizeof(err));
+		if (!vf) {
+			fprintf(stderr, "compsc-vmm: --vf: %s\n", err);
+			goto out;
+		}
+		vm->vfs[vm->n_vfs++] = vf;
+		if (csc_bootinfo_add_dev(bi, &dev) < 0) {
+			log_error("boot information: device table full");
+			goto out;
+		}
+	}
 	ret = vcpu_set_boot_state(&vm->vcpus[0], img.entry, CSC_BOOTINFO_GPA);
 	if (ret < 0) {
 		log_error("vcpu0: cannot set the boot state: %s", strerror(-ret));
@@ -179,6 +206,9 @@ int main(int argc, char **argv)
 		uint64_t main_ns = platform_mark_time(vm->platform, CSC_MARK_MAIN);
 		fprintf(stderr, "compsc-vmm: timing: start_ns=%" PRIu64 " main_ns=%" PRIu64
 			" exit_request_ns=%" PRIu64 "\n", vm->start_ns, main_ns, vm->exit_request_ns);
+		for (unsigned i = 0; i < vm->n_vfs; i++)
+			fprintf(stderr, "compsc-vmm: timing: vf%u forwarded_reads=%" PRIu64 " forwarded_writes=%" PRIu64 "\n",
+				i, vm->vfs[i]->reads, vm->vfs[i]->writes);
 	}
 out:
 	if (vm)

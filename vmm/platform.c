@@ -204,7 +204,7 @@ struct platform *platform_create(struct vm *vm, const struct platform_config *cf
 		return NULL;
 	p->vm = vm;
 	p->cfg = *cfg;
-	p->mmio_base = CSC_MMIO_BASE;
+	p->mmio_base = vm_alloc_mmio_window(vm);
 	p->irq_efd = p->timer_fd = -1;
 	p->console_log = (struct ratelimit)RATELIMIT_INIT(2);
 	pthread_mutex_init(&p->console_lock, NULL);

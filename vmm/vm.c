@@ -13,6 +13,7 @@
 #include "../common/layout.h"
 #include "../common/log.h"
 #include "platform.h"
+#include "vf_device.h"
 
 int vm_open_kvm(char *err, size_t err_len)
 {
@@ -58,6 +59,11 @@ void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len)
 	if (gpa >= vm->ram_size || len > vm->ram_size - gpa)
 		return NULL;
 	return vm->ram + gpa;
+}
+
+uint64_t vm_alloc_mmio_window(struct vm *vm)
+{
+	return CSC_MMIO_BASE + (uint64_t)vm->next_mmio_window++ * CSC_MMIO_WINDOW;
 }
 
 static void sigusr1_noop(int sig)
@@ -155,6 +161,8 @@ void vm_destroy(struct vm *vm)
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
 		if (vm->vcpus[i].vm)
 			vcpu_destroy(&vm->vcpus[i]);
+	for (unsigned i = 0; i < vm->n_vfs; i++)
+		vf_device_detach(vm->vfs[i]);
 	if (vm->platform)
 		platform_destroy(vm->platform);
 	if (vm->ram != MAP_FAILED && vm->ram)

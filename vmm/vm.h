@@ -14,6 +14,7 @@
 #include "irq.h"
 
 #define VM_MAX_VCPUS 8
+#define VM_MAX_VFS 4
 
 /* Exit statuses of compsc-vmm (besides the guest's own exit status). */
 enum vmm_exit_code {
@@ -24,6 +25,7 @@ enum vmm_exit_code {
 
 struct vm;
 struct platform;
+struct vf_device;
 
 struct vcpu {
 	struct vm *vm;
@@ -52,6 +54,9 @@ struct vm {
 	struct irq_router irq;
 	struct evloop loop;
 	struct platform *platform;
+	struct vf_device *vfs[VM_MAX_VFS];
+	unsigned n_vfs;
+	unsigned next_mmio_window;	/* device windows handed out so far */
 
 	/* Lifecycle: the first vm_request_exit() wins and stops everything. */
 	atomic_bool stopping;
@@ -73,6 +78,9 @@ int vm_run(struct vm *vm);
 
 /* Any thread: ends the VM with this status (first caller wins). */
 void vm_request_exit(struct vm *vm, int status);
+
+/* The next free device window in the MMIO hole (CSC_MMIO_WINDOW bytes). */
+uint64_t vm_alloc_mmio_window(struct vm *vm);
 
 /* Guest-physical to host pointer for [gpa, gpa + len) inside RAM; NULL if
  * the range is not wholly RAM. Use this for every guest-supplied address. */

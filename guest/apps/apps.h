@@ -14,5 +14,6 @@ int app_fault(void);
 int app_spin(void);
 int app_unclaimed(void);
 int app_consoletest(void);
+int app_vfraw(void);
 
 #endif

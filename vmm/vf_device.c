@@ -1,0 +1,195 @@
+#include "vf_device.h"
+
+#include <errno.h>
+#include <linux/vfio.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "../common/layout.h"
+#include "../common/log.h"
+#include "../common/vfio_user.h"
+#include "vm.h"
+
+static void vf_mmio(void *dev, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct vf_device *d = dev;
+	struct {
+		struct vfu_region_access a;
+		uint8_t data[8];
+	} __attribute__((packed)) msg = { .a = { .offset = offset, .region = VFIO_PCI_BAR0_REGION_INDEX, .count = len } };
+
+	if ((len != 4 && len != 8) || (offset & 3)) {
+		/* The VF decodes aligned 32-bit accesses (64-bit as two). */
+		if (!is_write)
+			memset(data, 0xff, len);
+		return;
+	}
+	if (is_write) {
+		/* Posted, like a PCIe memory write: the vCPU goes on at once. */
+		memcpy(msg.data, data, len);
+		d->writes++;
+		vfu_client_post(&d->client, VFU_REGION_WRITE, &msg, sizeof(msg.a) + len);
+		return;
+	}
+	d->reads++;
+	size_t got = 0;
+	if (vfu_client_request(&d->client, VFU_REGION_READ, &msg.a, sizeof(msg.a), NULL, 0, &msg, sizeof(msg), &got) < 0 ||
+	    got < sizeof(msg.a) + len) {
+		memset(data, 0xff, len);	/* a device that is gone reads as all ones */
+		return;
+	}
+	memcpy(data, msg.data, len);
+}
+
+static int query(struct vf_device *d, uint16_t cmd, void *inout, size_t len, char *err, size_t err_len,
+		 const char *what)
+{
+	size_t got = 0;
+	int ret = vfu_client_request(&d->client, cmd, inout, len, NULL, 0, inout, len, &got);
+
+	if (ret == 0 && got < len)
+		ret = -EPROTO;
+	if (ret < 0)
+		snprintf(err, err_len, "%s: %s failed: %s", d->client.path, what, strerror(-ret));
+	return ret;
+}
+
+struct vf_device *vf_device_attach(struct vm *vm, const char *path, unsigned instance, uint64_t mmio_base,
+				   struct csc_boot_dev *boot, char *err, size_t err_len)
+{
+	struct vf_device *d = calloc(1, sizeof(*d));
+	int ret;
+
+	if (!d) {
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	d->vm = vm;
+	d->mmio_base = mmio_base;
+	for (unsigned i = 0; i < VF_DEVICE_MAX_VECTORS; i++)
+		d->efd[i] = -1;
+	if (vfu_client_connect(&d->client, path, err, err_len) < 0) {
+		free(d);
+		return NULL;
+	}
+
+	/* 1. Version. */
+	struct {
+		struct vfu_version v;
+		char caps[64];
+	} __attribute__((packed)) ver = { { VFU_VERSION_MAJOR, VFU_VERSION_MINOR }, "{}" };
+	size_t got = 0;
+	ret = vfu_client_request(&d->client, VFU_VERSION, &ver, sizeof(ver.v) + 3, NULL, 0, &ver, sizeof(ver), &got);
+	if (ret < 0 || got < sizeof(ver.v) || ver.v.major != VFU_VERSION_MAJOR) {
+		snprintf(err, err_len, "%s: vfio-user version negotiation failed%s%s", path, ret < 0 ? ": " : "",
+			 ret < 0 ? strerror(-ret) : "");
+		goto fail;
+	}
+
+	/* 2. What the device is. */
+	struct vfu_device_info info = { .argsz = sizeof(info) };
+	if (query(d, VFU_DEVICE_GET_INFO, &info, sizeof(info), err, err_len, "DEVICE_GET_INFO") < 0)
+		goto fail;
+	if (!(info.flags & VFIO_DEVICE_FLAGS_PCI) || info.num_regions <= VFIO_PCI_BAR0_REGION_INDEX ||
+	    info.num_irqs <= VFIO_PCI_MSIX_IRQ_INDEX) {
+		snprintf(err, err_len, "%s: not a PCI device with BAR0 and MSI-X", path);
+		goto fail;
+	}
+	struct vfu_region_info bar = { .argsz = sizeof(bar), .index = VFIO_PCI_BAR0_REGION_INDEX };
+	if (query(d, VFU_DEVICE_GET_REGION_INFO, &bar, sizeof(bar), err, err_len, "GET_REGION_INFO") < 0)
+		goto fail;
+	if (bar.size == 0 || bar.size > CSC_MMIO_WINDOW || (bar.size & (bar.size - 1))) {
+		snprintf(err, err_len, "%s: BAR0 size %llu is not a power of two up to %llu", path,
+			 (unsigned long long)bar.size, (unsigned long long)CSC_MMIO_WINDOW);
+		goto fail;
+	}
+	d->bar_size = bar.size;
+	struct vfu_irq_info irqs = { .argsz = sizeof(irqs), .index = VFIO_PCI_MSIX_IRQ_INDEX };
+	if (query(d, VFU_DEVICE_GET_IRQ_INFO, &irqs, sizeof(irqs), err, err_len, "GET_IRQ_INFO") < 0)
+		goto fail;
+	if (irqs.count == 0 || irqs.count > VF_DEVICE_MAX_VECTORS) {
+		snprintf(err, err_len, "%s: %u MSI-X vectors (1..%d supported)", path, irqs.count, VF_DEVICE_MAX_VECTORS);
+		goto fail;
+	}
+	d->n_vectors = irqs.count;
+
+	/* 3. Reset to a known state before the guest sees it. */
+	ret = vfu_client_request(&d->client, VFU_DEVICE_RESET, NULL, 0, NULL, 0, NULL, 0, NULL);
+	if (ret < 0) {
+		snprintf(err, err_len, "%s: DEVICE_RESET failed: %s", path, strerror(-ret));
+		goto fail;
+	}
+
+	/* 4. DMA: all of guest RAM, through the memfd. */
+	struct vfu_dma_map map = {
+		.argsz = sizeof(map), .flags = VFU_DMA_FLAG_READ | VFU_DMA_FLAG_WRITE,
+		.offset = 0, .addr = 0, .size = vm->ram_size,
+	};
+	ret = vfu_client_request(&d->client, VFU_DMA_MAP, &map, sizeof(map), &vm->ram_fd, 1, NULL, 0, NULL);
+	if (ret < 0) {
+		snprintf(err, err_len, "%s: DMA_MAP of guest RAM failed: %s", path, strerror(-ret));
+		goto fail;
+	}
+
+	/* 5. Interrupts: eventfd -> irqfd -> MSI route, one per vector. */
+	d->vector_base = irq_alloc_vectors(&vm->irq, d->n_vectors);
+	if (!d->vector_base) {
+		snprintf(err, err_len, "%s: no free guest interrupt vectors", path);
+		goto fail;
+	}
+	for (unsigned i = 0; i < d->n_vectors; i++) {
+		d->efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		d->gsi[i] = irq_add_msi_route(&vm->irq, d->vector_base + i, 0);
+		if (d->efd[i] < 0 || d->gsi[i] < 0 || irq_attach_eventfd(&vm->irq, d->gsi[i], d->efd[i]) < 0) {
+			snprintf(err, err_len, "%s: cannot route MSI-X vector %u", path, i);
+			goto fail;
+		}
+	}
+	struct vfu_irq_set set = {
+		.argsz = sizeof(set), .flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+		.index = VFIO_PCI_MSIX_IRQ_INDEX, .start = 0, .count = d->n_vectors,
+	};
+	ret = vfu_client_request(&d->client, VFU_DEVICE_SET_IRQS, &set, sizeof(set), d->efd, d->n_vectors, NULL, 0, NULL);
+	if (ret < 0) {
+		snprintf(err, err_len, "%s: SET_IRQS failed: %s", path, strerror(-ret));
+		goto fail;
+	}
+
+	/* 6. BAR0 on the bus. */
+	ret = bus_register(&vm->bus, mmio_base, d->bar_size, "vf", d, vf_mmio);
+	if (ret < 0) {
+		snprintf(err, err_len, "%s: cannot place BAR0 at 0x%llx: %s", path, (unsigned long long)mmio_base,
+			 strerror(-ret));
+		goto fail;
+	}
+	*boot = (struct csc_boot_dev){
+		.type = CSC_DEV_VF_82576, .instance = instance, .mmio_base = mmio_base, .mmio_len = d->bar_size,
+		.irq_vector = d->vector_base, .irq_count = d->n_vectors,
+	};
+	log_info("vf%u: %s attached: BAR0 at 0x%llx, vectors 0x%x..0x%x", instance, path,
+		 (unsigned long long)mmio_base, d->vector_base, d->vector_base + d->n_vectors - 1);
+	return d;
+fail:
+	for (unsigned i = 0; i < VF_DEVICE_MAX_VECTORS; i++)
+		if (d->efd[i] >= 0)
+			close(d->efd[i]);
+	vfu_client_close(&d->client);
+	free(d);
+	return NULL;
+}
+
+void vf_device_detach(struct vf_device *d)
+{
+	if (!d)
+		return;
+	bus_unregister(&d->vm->bus, d->mmio_base);
+	for (unsigned i = 0; i < d->n_vectors; i++) {
+		irq_detach_eventfd(&d->vm->irq, d->gsi[i], d->efd[i]);
+		close(d->efd[i]);
+	}
+	vfu_client_close(&d->client);
+	free(d);
+}

@@ -1,0 +1,39 @@
+/* An SR-IOV VF attached to the VM through its vfio-user socket (--vf PATH).
+ *
+ * The VMM maps all guest RAM for the device's DMA (the memfd travels to the
+ * NIC process, which writes guest memory directly: KVM's dirty log never
+ * sees it, exactly as with an IOMMU), places BAR0 in the MMIO hole and
+ * forwards accesses (writes posted, reads waited for), and wires the VF's
+ * MSI-X vectors as eventfds straight into KVM irqfds: the NIC process
+ * interrupts the guest without the VMM on the path. */
+#ifndef CSC_VMM_VF_DEVICE_H
+#define CSC_VMM_VF_DEVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/bootinfo.h"
+#include "vfio_user_client.h"
+
+struct vm;
+
+#define VF_DEVICE_MAX_VECTORS 8
+
+struct vf_device {
+	struct vm *vm;
+	struct vfu_client client;
+	uint64_t mmio_base;
+	uint64_t bar_size;
+	uint32_t vector_base, n_vectors;
+	int efd[VF_DEVICE_MAX_VECTORS];
+	int gsi[VF_DEVICE_MAX_VECTORS];
+	uint64_t reads, writes;
+};
+
+/* Connects and sets up everything; on failure returns NULL with a one-line
+ * reason in err. `boot` receives the device-table entry to publish. */
+struct vf_device *vf_device_attach(struct vm *vm, const char *path, unsigned instance, uint64_t mmio_base,
+				   struct csc_boot_dev *boot, char *err, size_t err_len);
+void vf_device_detach(struct vf_device *d);
+
+#endif

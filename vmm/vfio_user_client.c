@@ -1,0 +1,161 @@
+#include "vfio_user_client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+#include "../common/vfio_user.h"
+
+#define REPLY_TIMEOUT_S 5
+
+int vfu_client_connect(struct vfu_client *c, const char *path, char *err, size_t err_len)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	pthread_mutex_init(&c->lock, NULL);
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		snprintf(err, err_len, "socket path %s is too long", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(addr.sun_path, path);
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int e = errno;
+		snprintf(err, err_len, "cannot connect to %s: %s%s", path, strerror(e),
+			 e == ENOENT || e == ECONNREFUSED ? " (is compsc-nic running?)" : "");
+		if (c->fd >= 0)
+			close(c->fd);
+		c->fd = -1;
+		return -e;
+	}
+	struct timeval tv = { .tv_sec = REPLY_TIMEOUT_S };
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	return 0;
+}
+
+void vfu_client_close(struct vfu_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->dead = true;
+}
+
+/* Caller holds the lock. */
+static int send_msg(struct vfu_client *c, uint16_t command, uint32_t flags, const void *payload, size_t len,
+		    const int *fds, unsigned n_fds, uint16_t *id)
+{
+	struct vfu_header h = {
+		.msg_id = c->next_id++, .command = command,
+		.msg_size = (uint32_t)(sizeof(h) + len), .flags = flags,
+	};
+	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)payload, len } };
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * VFU_MAX_FDS)];
+	} control;
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+
+	if (c->dead)
+		return -EPIPE;
+	if (n_fds > VFU_MAX_FDS || h.msg_size > VFU_MAX_MSG_SIZE)
+		return -E2BIG;
+	if (n_fds) {
+		memset(&control, 0, sizeof(control));
+		msg.msg_control = control.buf;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * n_fds);
+	}
+	ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+	if (n != (ssize_t)h.msg_size) {
+		log_error("vfio-user %s: send failed: %s; device lost", c->path, n < 0 ? strerror(errno) : "short write");
+		c->dead = true;
+		return -EPIPE;
+	}
+	if (id)
+		*id = h.msg_id;
+	return 0;
+}
+
+static int recv_all(int fd, void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = recv(fd, (char *)buf + done, len - done, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n == 0 ? -EPIPE : (errno == EAGAIN ? -ETIMEDOUT : -errno);
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int vfu_client_request(struct vfu_client *c, uint16_t command, const void *payload, size_t len,
+		       const int *fds, unsigned n_fds, void *reply, size_t reply_cap, size_t *reply_len)
+{
+	struct vfu_header h;
+	uint16_t id;
+	uint8_t scratch[256];
+	int ret;
+
+	pthread_mutex_lock(&c->lock);
+	ret = send_msg(c, command, VFU_FLAG_COMMAND, payload, len, fds, n_fds, &id);
+	if (ret < 0)
+		goto out;
+	ret = recv_all(c->fd, &h, sizeof(h));
+	if (ret == 0 && (h.msg_id != id || h.command != command ||
+			 (h.flags & VFU_FLAG_TYPE_MASK) != VFU_FLAG_REPLY || h.msg_size < sizeof(h) ||
+			 h.msg_size > VFU_MAX_MSG_SIZE))
+		ret = -EPROTO;
+	if (ret < 0) {
+		log_error("vfio-user %s: no valid reply to command %u: %s; device lost", c->path, command,
+			  strerror(-ret));
+		c->dead = true;
+		goto out;
+	}
+	/* Read the payload, keeping what fits; the device is not trusted to
+	 * send a reply of the size we expect. */
+	size_t left = h.msg_size - sizeof(h), got = 0;
+	while (left) {
+		size_t chunk = left < sizeof(scratch) ? left : sizeof(scratch);
+		ret = recv_all(c->fd, scratch, chunk);
+		if (ret < 0) {
+			c->dead = true;
+			goto out;
+		}
+		if (reply && got < reply_cap)
+			memcpy((uint8_t *)reply + got, scratch, chunk < reply_cap - got ? chunk : reply_cap - got);
+		got += chunk;
+		left -= chunk;
+	}
+	if (reply_len)
+		*reply_len = got < reply_cap ? got : reply_cap;
+	ret = (h.flags & VFU_FLAG_ERROR) ? -(int)(h.error_no ? h.error_no : EIO) : 0;
+out:
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
+int vfu_client_post(struct vfu_client *c, uint16_t command, const void *payload, size_t len)
+{
+	int ret;
+
+	pthread_mutex_lock(&c->lock);
+	ret = send_msg(c, command, VFU_FLAG_COMMAND | VFU_FLAG_NO_REPLY, payload, len, NULL, 0, NULL);
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
