@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""compsc-nic with real guests: frames between a guest's VF and the wire,
+between two guests through the internal switch, over a TAP uplink, and a
+guest whose DMA goes astray while the other VF keeps working."""
+import os
+import re
+import shutil
+import subprocess
+import time
+
+from harness import GUEST, VMM, Tap, kvm_problem, run
+from nicutil import NIC, Guest, Nic, Wire, mac_bytes, mac_text, parse_test_frame, test_frame
+
+t = Tap()
+
+# ---- command line (no KVM needed) ---------------------------------------------
+for args, needle in [
+    (["--vfs", "2", "--dir", "/tmp/x"], "are required"),
+    (["--uplink", "eth0", "--vfs", "2", "--dir", "/tmp/x"], "neither tap:NAME nor dgram:PATH"),
+    (["--uplink", "dgram:/tmp/w", "--vfs", "9", "--dir", "/tmp/x"], "--vfs: '9'"),
+    (["--uplink", "dgram:/tmp/w", "--vfs", "2", "--dir", "/tmp/x", "--rate", "3g"], "--rate"),
+    (["--uplink", "dgram:/tmp/w", "--vfs", "2", "--dir", "/tmp/x", "--mac-base", "01:00:00:00:00:01"], "unicast"),
+    (["--bogus"], "unknown option"),
+]:
+    r = run([NIC] + args)
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    t.ok(r.returncode == 2 and len(lines) == 1 and needle in lines[0], f"compsc-nic {' '.join(args)}: exit 2", r)
+r = run([NIC, "--help"])
+t.ok(r.returncode == 0 and "--uplink SPEC" in r.stdout, "compsc-nic --help", r)
+
+with Nic(vfs=2) as nic:
+    reply = nic.ctl("assign 5")
+    t.ok("error" in reply, "pf.sock: bad VF number is an error reply", reply)
+    reply = nic.ctl("nonsense")
+    t.ok("error" in reply and nic.alive(), "pf.sock: unknown command is an error reply", reply)
+    reply = nic.ctl("assign 1 mac=ff:ff:ff:ff:ff:ff")
+    t.ok("error" in reply, "pf.sock: multicast MAC refused", reply)
+    regs = nic.ctl("regs 0")["regs"]
+    t.ok(regs["STATUS"]["value"] & 2 and regs["EIAC"]["migrate"] and not regs["RDT0"]["migrate"],
+         "pf.sock: regs shows values and migration classes", regs.get("STATUS"))
+
+problem = kvm_problem()
+NAMES = ["guest sends frames out of the uplink", "guest receives frames from the uplink (polling)",
+         "guest echoes frames in interrupt mode", "MAC assigned by the host reaches the guest",
+         "two guests exchange frames through the internal switch",
+         "DMA fault on one VF, the other VF keeps working", "VF can be reattached after its VMM dies",
+         "a second VMM on a busy VF is refused", "TAP uplink: guest frames appear on the TAP device"]
+if problem:
+    for n in NAMES:
+        t.skip(n, problem)
+    t.done()
+
+# ---- guest <-> wire ------------------------------------------------------------
+with Nic(vfs=2) as nic:
+    wire = Wire(nic)
+    g = Guest(VMM, GUEST, "app=vfraw mode=send count=300 size=600 dst=02:00:00:00:00:99", vfs=[nic.vf(0)])
+    frames = wire.recv_all(timeout=2.0, until=300)
+    g.finish()
+    parsed = [parse_test_frame(f) for f in frames]
+    seqs = [p[2] for p in parsed if p]
+    t.ok(g.proc.returncode == 0 and seqs == list(range(300)) and all(len(f) == 600 for f in frames)
+         and all(p[1] == mac_bytes("02:00:00:00:00:10") for p in parsed),
+         NAMES[0], f"{len(frames)} frames, seqs {seqs[:5]}..\n{g}")
+
+    g = Guest(VMM, GUEST, "app=vfraw mode=recv count=200", vfs=[nic.vf(1)])
+    up = g.wait_line("vf0 up")
+    me = mac_bytes("02:00:00:00:00:11")
+    for seq in range(200):
+        wire.send(test_frame(me, mac_bytes("02:00:00:00:00:99"), seq, 300))
+        if seq % 20 == 19:
+            time.sleep(0.005)
+    g.finish()
+    t.ok(up and g.proc.returncode == 0 and "received 200 frames (duplicates 0, out of order 0)" in g.output,
+         NAMES[1], g)
+
+    g = Guest(VMM, GUEST, "app=vfraw mode=echo count=100 irq=1", vfs=[nic.vf(1)])
+    up = g.wait_line("vf0 up")
+    for seq in range(100):
+        wire.send(test_frame(me, mac_bytes("02:00:00:00:00:99"), seq, 200))
+        time.sleep(0.002)
+    echoes = [parse_test_frame(f) for f in wire.recv_all(timeout=2.0, until=100)]
+    g.finish()
+    t.ok(up and g.proc.returncode == 0 and "interrupt mode" in g.output
+         and sorted(e[2] for e in echoes if e) == list(range(100))
+         and all(e[0] == mac_bytes("02:00:00:00:00:99") and e[1] == me for e in echoes if e),
+         NAMES[2], f"{len(echoes)} echoes\n{g}")
+    wire.close()
+
+with Nic(vfs=2) as nic:
+    nic.ctl("assign 0 mac=02:aa:bb:cc:dd:ee owner=test")
+    r = run([VMM, "--guest", GUEST, "--vf", nic.vf(0), "--cmdline", "app=vfraw mode=send count=1"])
+    listed = nic.ctl("list")["vfs"][0]
+    t.ok(r.returncode == 0 and "MAC from the PF 02:aa:bb:cc:dd:ee" in r.stdout and listed["owner"] == "test"
+         and listed["mac_locked"], NAMES[3], r)
+
+# ---- two guests on one NIC -----------------------------------------------------
+with Nic(vfs=2) as nic:
+    wire = Wire(nic)
+    b = Guest(VMM, GUEST, "app=vfraw mode=echo count=30 irq=1", vfs=[nic.vf(1)])
+    b.wait_line("vf0 up")
+    a = Guest(VMM, GUEST, "app=vfraw mode=ping count=30 dst=02:00:00:00:00:11", vfs=[nic.vf(0)])
+    a.finish()
+    b.finish()
+    stats = nic.ctl("stats")
+    out_frames = [parse_test_frame(f) for f in wire.recv_all(timeout=0.3)]
+    t.ok(a.proc.returncode == 0 and b.proc.returncode == 0 and "ping 30/30 answered" in a.output
+         and stats["switched_frames"] >= 60 and not any(f for f in out_frames if f),
+         NAMES[4], f"{stats}\n{a}\n{b}")
+    m = re.search(r"gptlbc=(\d+)", a.output)
+    t.ok(m and int(m.group(1)) >= 30, "loopback counters count switched frames", a.output)
+    wire.close()
+
+with Nic(vfs=2) as nic:
+    wire = Wire(nic)
+    bad = Guest(VMM, GUEST, "app=vfraw mode=badring hold=3000", vfs=[nic.vf(0)])
+    bad.wait_line("outside guest memory")
+    good = Guest(VMM, GUEST, "app=vfraw mode=echo count=50", vfs=[nic.vf(1)])
+    good.wait_line("vf0 up")
+    me = mac_bytes("02:00:00:00:00:11")
+    for seq in range(50):
+        wire.send(test_frame(me, mac_bytes("02:00:00:00:00:99"), seq, 100))
+        time.sleep(0.002)
+    echoes = [parse_test_frame(f) for f in wire.recv_all(timeout=2.0, until=50)]
+    good.finish()
+    bad.finish()
+    vfs = nic.ctl("list")["vfs"]
+    t.ok(nic.alive() and vfs[0]["errors"]["dma_faults"] >= 1 and vfs[1]["errors"]["dma_faults"] == 0
+         and len([e for e in echoes if e]) == 50 and good.proc.returncode == 0
+         and "DMA fault" in nic.read_log(), NAMES[5], f"{vfs}\n{good}\n{nic.read_log()}")
+    wire.close()
+
+    # The VMM of VF0 is gone: a new one attaches and works.
+    g = Guest(VMM, GUEST, "app=vfraw mode=send count=5", vfs=[nic.vf(0)])
+    rc = g.finish()
+    t.ok(rc == 0 and "sent 5 frames" in g.output and nic.ctl("list")["vfs"][0]["tx_packets"] >= 5,
+         NAMES[6], g)
+
+    holder = Guest(VMM, GUEST, "app=vfraw mode=recv count=1 timeout=5000", vfs=[nic.vf(1)])
+    holder.wait_line("vf0 up")
+    r = run([VMM, "--guest", GUEST, "--vf", nic.vf(1)], timeout=30)
+    holder.kill()
+    t.ok(r.returncode == 1 and "--vf" in r.stderr and nic.alive(), NAMES[7], r)
+
+# ---- TAP uplink (root) ------------------------------------------------------------
+if os.geteuid() != 0 or not os.path.exists("/dev/net/tun") or not shutil.which("ip"):
+    t.skip(NAMES[8], "needs root, /dev/net/tun and iproute2")
+else:
+    ns = f"cscnic{os.getpid()}"
+    tap = f"csctap{os.getpid() % 100000}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        listener = subprocess.Popen(
+            ["ip", "netns", "exec", ns, "python3", "-c", f"""
+import socket, struct, sys, time
+deadline = time.time() + 20
+while True:
+    try:
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88b5)); s.bind(("{tap}", 0)); break
+    except OSError:
+        if time.time() > deadline: raise
+        time.sleep(0.05)
+print("ready", flush=True)
+s.settimeout(5)
+n = 0
+try:
+    while n < 50:
+        f = s.recv(2048)
+        if struct.unpack("<I", f[14:18])[0] == {0x46435343}: n += 1
+except socket.timeout:
+    pass
+print("got", n, flush=True)
+"""], stdout=subprocess.PIPE, text=True)
+        with Nic(vfs=1, uplink=f"tap:{tap}", prefix=["ip", "netns", "exec", ns]) as nic:
+            ready = listener.stdout.readline()
+            r = run([VMM, "--guest", GUEST, "--vf", nic.vf(0), "--cmdline",
+                     "app=vfraw mode=send count=50 size=200 dst=02:00:00:00:00:99"])
+            out, _ = listener.communicate(timeout=30)
+            t.ok(ready.startswith("ready") and r.returncode == 0 and "got 50" in out, NAMES[8],
+                 f"{out}\n{r}\n{nic.read_log()}")
+    finally:
+        subprocess.run(["ip", "netns", "del", ns])
+
+t.done()
