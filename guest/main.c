@@ -10,6 +10,7 @@ static const struct guest_app apps[] = {
 	{ "unclaimed", "access an MMIO address no device claims", app_unclaimed },
 	{ "consoletest", "stress the console ring", app_consoletest },
 	{ "vfraw", "raw frames over the VF (mode=send|recv|echo|ping|badring)", app_vfraw },
+	{ "regbench", "cost of platform and VF register accesses", app_regbench },
 	{ "spin", "run forever (report-ms=N prints a heartbeat)", app_spin },
 };
 

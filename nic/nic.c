@@ -76,7 +76,7 @@ void nic_service(struct nic *nic)
 			/* When a full-size frame's credit is there, or after a
 			 * short pause if the port itself was full. */
 			uint64_t ready = token_bucket_ready_at(&nic->egress, 1600, now);
-			due = ready > now ? ready : now + (nic->uplink_busy ? 50000 : 1000);
+			due = ready > now ? ready : now + (nic->uplink_busy ? 10000 : 1000);
 		}
 		if (due < next)
 			next = due;

@@ -15,5 +15,6 @@ int app_spin(void);
 int app_unclaimed(void);
 int app_consoletest(void);
 int app_vfraw(void);
+int app_regbench(void);
 
 #endif

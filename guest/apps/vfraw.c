@@ -21,6 +21,7 @@ static struct igbvf_adapter vf;
 
 struct rx_state {
 	uint32_t received, duplicates, out_of_order, expected;
+	uint64_t first_us, last_us;
 	uint32_t echoed;
 	bool echo;
 	uint8_t seen[8192];	/* bitmap of sequence numbers */
@@ -84,6 +85,9 @@ static void on_frame(void *ctx, const uint8_t *f, unsigned len)
 	if (seq != st->expected)
 		st->out_of_order++;
 	st->expected = seq + 1;
+	if (!st->received)
+		st->first_us = clock_us();
+	st->last_us = clock_us();
 	st->received++;
 }
 
@@ -150,8 +154,9 @@ int app_vfraw(void)
 		igbvf_tx_flush(&vf);
 		while (igbvf_tx_clean(&vf) && clock_ms() < deadline)
 			;
-		uint64_t ms = clock_ms() - start;
-		printf("vfraw: sent %u frames of %u bytes in %llu ms\n", count, size, (unsigned long long)ms);
+		uint64_t us = clock_us() - start * 1000;
+		printf("vfraw: sent %u frames of %u bytes in %llu ms (%llu us)\n", count, size,
+		       (unsigned long long)(us / 1000), (unsigned long long)us);
 	} else if (strcmp(mode, "recv") == 0 || strcmp(mode, "echo") == 0) {
 		st.echo = mode[0] == 'e';
 		while ((st.echo ? st.echoed : st.received) < count && clock_ms() < deadline)
@@ -159,8 +164,9 @@ int app_vfraw(void)
 		igbvf_tx_flush(&vf);
 		while (igbvf_tx_clean(&vf) && clock_ms() < deadline)
 			;
-		printf("vfraw: received %u frames (duplicates %u, out of order %u), echoed %u\n", st.received,
-		       st.duplicates, st.out_of_order, st.echoed);
+		printf("vfraw: received %u frames (duplicates %u, out of order %u), echoed %u, first to last %llu us\n",
+		       st.received, st.duplicates, st.out_of_order, st.echoed,
+		       (unsigned long long)(st.last_us - st.first_us));
 		status = (st.echo ? st.echoed : st.received) >= count ? 0 : 1;
 	} else if (strcmp(mode, "ping") == 0) {
 		uint64_t rtt_total = 0;
