@@ -194,6 +194,9 @@ int net_main(const char *list)
 {
 	char buf[8];
 
+	/* Without app=, main() passes its default: only key-enabled apps run. */
+	if (!cmdline_get("app", buf, sizeof(buf)))
+		list = "";
 	lwip_init();
 	int ret = bring_up_interfaces();
 	if (ret)
