@@ -34,6 +34,7 @@
 #define CSC_MMIO_HOLE		0xC0000000ull
 #define CSC_MMIO_BASE		0xD0000000ull
 #define CSC_MMIO_WINDOW		0x10000ull	/* 64 KiB per device */
+/* Window numbers: 0 is the platform; virtio-net devices take 8, 9, ... */
 #define CSC_IOAPIC_GPA		0xFEC00000ull
 #define CSC_LAPIC_GPA		0xFEE00000ull
 #define CSC_IDENTITY_MAP_END	0x100000000ull	/* 4 GiB */

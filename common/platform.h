@@ -14,6 +14,12 @@
  *                      the VMM for benchmarks
  *   0x14 IRQ_TEST  WO  raise the platform interrupt after value ms
  *                      (from a VMM timer, through an irqfd)
+ *   0x18 WAKE_US   WO  wake-up timer: raise the platform interrupt once,
+ *                      value microseconds from now (0 cancels; a new
+ *                      value replaces the old). Lets a guest sleep in hlt
+ *                      with a deadline; independent of IRQ_TEST. The guest
+ *                      writes it only when its deadline moves earlier
+ *                      than the one armed, so most sleeps cost no exit.
  *
  * The console ring lives in guest RAM at CSC_CONSOLE_RING_GPA: the guest
  * appends at head and rings CONSOLE; the VMM consumes up to head, advances
@@ -32,6 +38,7 @@
 #define CSC_PLAT_FAULT		0x0C
 #define CSC_PLAT_MARK		0x10
 #define CSC_PLAT_IRQ_TEST	0x14
+#define CSC_PLAT_WAKE_US	0x18
 #define CSC_PLAT_SIZE		0x1000
 
 enum csc_mark {

@@ -2,6 +2,7 @@
 #include "apps/apps.h"
 #include "guest/rt.h"
 #include "guest/string.h"
+#include "net/net.h"
 
 static const struct guest_app apps[] = {
 	{ "hello", "print what the guest learned at boot", app_hello },
@@ -16,14 +17,19 @@ static const struct guest_app apps[] = {
 
 int main(void)
 {
-	char name[32] = "hello";
+	char name[128] = "hello";
 
 	cmdline_get("app", name, sizeof(name));
+	if (net_is_net_app_list(name))
+		return net_main(name);
 	for (unsigned i = 0; i < sizeof(apps) / sizeof(apps[0]); i++)
 		if (strcmp(apps[i].name, name) == 0)
 			return apps[i].run();
 	printf("unknown app '%s'; known apps:\n", name);
 	for (unsigned i = 0; i < sizeof(apps) / sizeof(apps[0]); i++)
 		printf("  %-10s %s\n", apps[i].name, apps[i].help);
+	for (unsigned i = 0; i < net_n_apps; i++)
+		printf("  %-10s %s\n", net_apps[i].name, net_apps[i].help);
+	printf("network apps combine: app=iperf,echo,http (see guest/net/apps.c)\n");
 	return 2;
 }

@@ -24,6 +24,7 @@
 #include "options.h"
 #include "platform.h"
 #include "vf_device.h"
+#include "virtio/net.h"
 #include "vm.h"
 
 static void usage(FILE *out)
@@ -40,6 +41,8 @@ static void usage(FILE *out)
 		"  --console-prefix S   prefix for each guest console line (default none)\n"
 		"  --log-level LEVEL    error, warn, info or debug (default warn)\n"
 		"  --timing             report boot and exit timestamps on stderr\n"
+		"  --virtio-net tap:NAME[,mac=MAC]\n"
+		"                       add a virtio-net NIC on TAP device NAME (repeatable, up to 4)\n"
 		"  --help               this text\n"
 		"\n"
 		"Exit status: the guest's exit status; 1 guest fault or KVM error;\n"
@@ -61,7 +64,7 @@ static int usage_error(const char *fmt, ...)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_GUEST = 256, OPT_MEM, OPT_CMDLINE, OPT_PREFIX, OPT_LOG, OPT_TIMING, OPT_HELP, OPT_VF };
+	enum { OPT_GUEST = 256, OPT_MEM, OPT_CMDLINE, OPT_PREFIX, OPT_LOG, OPT_TIMING, OPT_HELP, OPT_VF, OPT_VIRTIO_NET };
 	static const struct option longopts[] = {
 		{ "guest", required_argument, NULL, OPT_GUEST },
 		{ "mem", required_argument, NULL, OPT_MEM },
@@ -71,6 +74,7 @@ int main(int argc, char **argv)
 		{ "timing", no_argument, NULL, OPT_TIMING },
 		{ "vf", required_argument, NULL, OPT_VF },
 		{ "help", no_argument, NULL, OPT_HELP },
+		{ "virtio-net", required_argument, NULL, OPT_VIRTIO_NET },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *guest = NULL, *cmdline = "", *prefix = "";
@@ -80,6 +84,9 @@ int main(int argc, char **argv)
 	unsigned n_vf_paths = 0;
 	char err[512];
 	int opt, ret;
+	struct virtio_net_opts vnet_opts[VIRTIO_NET_MAX_DEVICES];
+	struct virtio_net *vnets[VIRTIO_NET_MAX_DEVICES] = { NULL };
+	unsigned n_vnet = 0;
 
 	log_init("compsc-vmm", LOG_WARN);
 	/* A device process that goes away must not take the VMM with it. */
@@ -117,6 +124,13 @@ int main(int argc, char **argv)
 			break;
 		case OPT_TIMING:
 			timing = true;
+			break;
+		case OPT_VIRTIO_NET:
+			if (n_vnet == VIRTIO_NET_MAX_DEVICES)
+				return usage_error("--virtio-net: at most %d devices", VIRTIO_NET_MAX_DEVICES);
+			if (virtio_net_parse(optarg, &vnet_opts[n_vnet], err, sizeof(err)) < 0)
+				return usage_error("--virtio-net: %s", err);
+			n_vnet++;
 			break;
 		case OPT_HELP:
 			usage(stdout);
@@ -193,6 +207,22 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	for (unsigned i = 0; i < n_vnet; i++) {
+		vnets[i] = virtio_net_create(vm, &vnet_opts[i], i);
+		if (!vnets[i]) {
+			status = VMM_EXIT_USAGE;
+			goto out;
+		}
+		struct csc_boot_dev nd = {
+			.type = CSC_DEV_VIRTIO_NET, .instance = i,
+			.mmio_base = virtio_net_mmio_base(vnets[i]), .mmio_len = virtio_net_mmio_len(vnets[i]),
+			.irq_vector = virtio_net_irq_vector(vnets[i]), .irq_count = 1,
+		};
+		if (csc_bootinfo_add_dev(bi, &nd) < 0) {
+			log_error("boot information: device table full");
+			goto out;
+		}
+	}
 	ret = vcpu_set_boot_state(&vm->vcpus[0], img.entry, CSC_BOOTINFO_GPA);
 	if (ret < 0) {
 		log_error("vcpu0: cannot set the boot state: %s", strerror(-ret));
@@ -211,6 +241,8 @@ int main(int argc, char **argv)
 				i, vm->vfs[i]->reads, vm->vfs[i]->writes);
 	}
 out:
+	for (unsigned i = 0; i < n_vnet; i++)
+		virtio_net_destroy(vnets[i]);
 	if (vm)
 		vm_destroy(vm);
 	free(vm);

@@ -32,6 +32,7 @@ struct platform {
 	int irq_gsi;
 	int irq_efd;
 	int timer_fd;
+	int wake_fd;		/* timerfd behind WAKE_US */
 
 	uint64_t mark_ns[MARK_MAX];
 };
@@ -151,6 +152,25 @@ static void timer_fired(void *opaque, uint32_t events)
 		irq_raise(p->irq_efd);
 }
 
+static void arm_wake(struct platform *p, uint32_t us)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000 },
+	};
+	if (timerfd_settime(p->wake_fd, 0, &its, NULL) < 0)
+		log_warn("platform: cannot arm the wake-up timer: %s", strerror(errno));
+}
+
+static void wake_fired(void *opaque, uint32_t events)
+{
+	struct platform *p = opaque;
+	uint64_t expirations;
+
+	(void)events;
+	if (read(p->wake_fd, &expirations, sizeof(expirations)) == sizeof(expirations))
+		irq_raise(p->irq_efd);
+}
+
 static void platform_mmio(void *dev, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
 {
 	struct platform *p = dev;
@@ -189,6 +209,9 @@ static void platform_mmio(void *dev, uint64_t offset, uint8_t *data, uint32_t le
 	case CSC_PLAT_IRQ_TEST:
 		arm_test_irq(p, value);
 		break;
+	case CSC_PLAT_WAKE_US:
+		arm_wake(p, value);
+		break;
 	default:
 		log_debug("platform: write 0x%x to unknown register +0x%" PRIx64, value, offset);
 		break;
@@ -205,7 +228,7 @@ struct platform *platform_create(struct vm *vm, const struct platform_config *cf
 	p->vm = vm;
 	p->cfg = *cfg;
 	p->mmio_base = vm_alloc_mmio_window(vm);
-	p->irq_efd = p->timer_fd = -1;
+	p->irq_efd = p->timer_fd = p->wake_fd = -1;
 	p->console_log = (struct ratelimit)RATELIMIT_INIT(2);
 	pthread_mutex_init(&p->console_lock, NULL);
 
@@ -220,7 +243,8 @@ struct platform *platform_create(struct vm *vm, const struct platform_config *cf
 	}
 	p->irq_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (p->irq_efd < 0 || p->timer_fd < 0) {
+	p->wake_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (p->irq_efd < 0 || p->timer_fd < 0 || p->wake_fd < 0) {
 		log_error("platform: eventfd/timerfd: %s", strerror(errno));
 		goto fail;
 	}
@@ -235,10 +259,17 @@ struct platform *platform_create(struct vm *vm, const struct platform_config *cf
 		log_error("platform: event loop: %s", strerror(-ret));
 		goto fail;
 	}
+	ret = evloop_add(&vm->loop, p->wake_fd, EPOLLIN, wake_fired, p);
+	if (ret < 0) {
+		log_error("platform: event loop: %s", strerror(-ret));
+		evloop_remove(&vm->loop, p->timer_fd);
+		goto fail;
+	}
 	ret = bus_register(&vm->bus, p->mmio_base, CSC_PLAT_SIZE, "platform", p, platform_mmio);
 	if (ret < 0) {
 		log_error("platform: cannot claim MMIO window: %s", strerror(-ret));
 		evloop_remove(&vm->loop, p->timer_fd);
+		evloop_remove(&vm->loop, p->wake_fd);
 		goto fail;
 	}
 	return p;
@@ -247,6 +278,8 @@ fail:
 		close(p->irq_efd);
 	if (p->timer_fd >= 0)
 		close(p->timer_fd);
+	if (p->wake_fd >= 0)
+		close(p->wake_fd);
 	free(p);
 	return NULL;
 }
@@ -258,6 +291,8 @@ void platform_destroy(struct platform *p)
 	bus_unregister(&p->vm->bus, p->mmio_base);
 	evloop_remove(&p->vm->loop, p->timer_fd);
 	close(p->timer_fd);
+	evloop_remove(&p->vm->loop, p->wake_fd);
+	close(p->wake_fd);
 	close(p->irq_efd);
 	free(p);
 }

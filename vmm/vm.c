@@ -116,6 +116,10 @@ int vm_create(struct vm *vm, int kvm_fd, uint64_t ram_size, unsigned n_vcpus)
 		log_error("guest memory: mmap: %s", strerror(errno));
 		return ret;
 	}
+	if (vm_dirty_init(vm) < 0) {
+		log_error("guest memory: no memory for the dirty bitmap");
+		return -ENOMEM;
+	}
 	struct kvm_userspace_memory_region slot = {
 		.slot = 0, .guest_phys_addr = 0, .memory_size = ram_size,
 		.userspace_addr = (uint64_t)(uintptr_t)vm->ram,
@@ -169,6 +173,7 @@ void vm_destroy(struct vm *vm)
 		munmap(vm->ram, vm->ram_size);
 	if (vm->ram_fd >= 0)
 		close(vm->ram_fd);
+	vm_dirty_free(vm);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	evloop_destroy(&vm->loop);

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "bus.h"
@@ -58,6 +59,10 @@ struct vm {
 	unsigned n_vfs;
 	unsigned next_mmio_window;	/* device windows handed out so far */
 
+	/* Pages the VMM itself wrote (dirty.c); KVM's log misses them. */
+	uint64_t *vmm_dirty;
+	size_t vmm_dirty_words;
+
 	/* Lifecycle: the first vm_request_exit() wins and stops everything. */
 	atomic_bool stopping;
 	int exit_status;
@@ -85,6 +90,15 @@ uint64_t vm_alloc_mmio_window(struct vm *vm);
 /* Guest-physical to host pointer for [gpa, gpa + len) inside RAM; NULL if
  * the range is not wholly RAM. Use this for every guest-supplied address. */
 void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
+
+/* dirty.c: the VMM-side dirty bitmap. vm_mark_dirty() is called for every
+ * write a device model makes into guest memory (any thread, lock-free);
+ * vm_dirty_collect() ORs the bitmap into `out` (one bit per 4 KiB page) and
+ * clears it. */
+int vm_dirty_init(struct vm *vm);
+void vm_dirty_free(struct vm *vm);
+void vm_mark_dirty(struct vm *vm, uint64_t gpa, uint64_t len);
+void vm_dirty_collect(struct vm *vm, uint64_t *out, size_t words);
 
 /* vcpu.c */
 int vcpu_create(struct vm *vm, unsigned id);

@@ -33,6 +33,9 @@ void panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)))
 /* Platform device access. */
 void platform_mark(uint32_t mark);
 void platform_arm_test_irq(uint32_t delay_ms);
+/* Raise the platform interrupt at clock_us() == deadline_us (or soon
+ * after), so that irq_wait() returns by then; cheap to call repeatedly. */
+void platform_wake_at_us(uint64_t deadline_us);
 
 /* Command line: "key=value key2 ..." tokens. cmdline_get copies the value
  * of key into buf (NUL-terminated) and returns true if the key is present

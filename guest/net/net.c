@@ -1,0 +1,297 @@
+/* The network main loop and interface set-up; see net.h. */
+#include "net.h"
+
+#include "../../common/bootinfo.h"
+#include "guest/arch.h"
+#include "guest/format.h"
+#include "guest/rt.h"
+#include "guest/string.h"
+#include "lwip/etharp.h"
+#include "lwip/init.h"
+#include "lwip/timeouts.h"
+#include "netif/ethernet.h"
+#include "netif_vnet.h"
+
+#define MAX_IFS 4
+#define RX_BUDGET 64
+
+static struct vnet_if *ifs[MAX_IFS];
+static unsigned n_ifs;
+static bool app_on[16];
+
+bool net_parse_hostport(const char *s, ip4_addr_t *addr, uint16_t *port, uint16_t default_port)
+{
+	unsigned long long v[4], p = default_port;
+	const char *c = s;
+
+	for (int i = 0; i < 4; i++) {
+		size_t k = parse_u64(c, &v[i]);
+		if (!k || v[i] > 255)
+			return false;
+		c += k;
+		if (i < 3 && *c++ != '.')
+			return false;
+	}
+	if (*c == ':') {
+		size_t k = parse_u64(c + 1, &p);
+		if (!k || p == 0 || p > 65535)
+			return false;
+		c += 1 + k;
+	}
+	if (*c)
+		return false;
+	IP4_ADDR(addr, v[0], v[1], v[2], v[3]);
+	if (port)
+		*port = (uint16_t)p;
+	return true;
+}
+
+/* "A.B.C.D/LEN" */
+static bool parse_cidr(const char *s, ip4_addr_t *ip, ip4_addr_t *mask)
+{
+	char buf[32];
+	const char *slash = strchr(s, '/');
+	unsigned long long len = 24;
+
+	if (strlen(s) >= sizeof(buf))
+		return false;
+	memcpy(buf, s, strlen(s) + 1);
+	if (slash) {
+		buf[slash - s] = '\0';
+		if (parse_u64(slash + 1, &len) != strlen(slash + 1) || len > 32)
+			return false;
+	}
+	if (!net_parse_hostport(buf, ip, NULL, 0))
+		return false;
+	uint32_t m = len ? 0xffffffffu << (32 - len) : 0;
+	ip4_addr_set_u32(mask, lwip_htonl(m));
+	return true;
+}
+
+static bool parse_mac(const char *s, uint8_t mac[6])
+{
+	for (int i = 0; i < 6; i++) {
+		unsigned v = 0;
+		for (int j = 0; j < 2; j++) {
+			char c = *s++;
+			v <<= 4;
+			if (c >= '0' && c <= '9')
+				v |= (unsigned)(c - '0');
+			else if (c >= 'a' && c <= 'f')
+				v |= (unsigned)(c - 'a' + 10);
+			else if (c >= 'A' && c <= 'F')
+				v |= (unsigned)(c - 'A' + 10);
+			else
+				return false;
+		}
+		mac[i] = (uint8_t)v;
+		if (i < 5 && *s++ != ':')
+			return false;
+	}
+	return *s == '\0' && !(mac[0] & 1);
+}
+
+static int bring_up_interfaces(void)
+{
+	const struct csc_boot_dev *d;
+	char buf[64];
+
+	for (unsigned i = 0; i < MAX_IFS && (d = csc_bootinfo_find_dev(rt_bootinfo, CSC_DEV_VIRTIO_NET, i)); i++) {
+		struct vnet_if *vi = rt_alloc(sizeof(*vi), 64);
+		memset(vi, 0, sizeof(*vi));
+		int ret = vnet_init(&vi->dev, d);
+		if (ret < 0) {
+			printf("net: virtio-net%u: initialisation failed (%d)\n", i, ret);
+			return 1;
+		}
+		char key[8] = "ip";
+		if (i)
+			snprintf(key, sizeof(key), "ip%u", i);
+		ip4_addr_t ip, mask, gw;
+		ip4_addr_set_zero(&ip);
+		ip4_addr_set_zero(&mask);
+		ip4_addr_set_zero(&gw);
+		if (cmdline_get(key, buf, sizeof(buf)) && !parse_cidr(buf, &ip, &mask)) {
+			printf("net: %s=%s is not A.B.C.D/LEN\n", key, buf);
+			return 2;
+		}
+		if (i == 0 && cmdline_get("gw", buf, sizeof(buf)) && !net_parse_hostport(buf, &gw, NULL, 0)) {
+			printf("net: gw=%s is not A.B.C.D\n", buf);
+			return 2;
+		}
+		if (i == 0 && cmdline_get("mac", buf, sizeof(buf)) && !parse_mac(buf, vi->dev.mac)) {
+			printf("net: mac=%s is not a unicast xx:xx:xx:xx:xx:xx\n", buf);
+			return 2;
+		}
+		if (!netif_add(&vi->netif, &ip, &mask, &gw, vi, vnetif_init, ethernet_input)) {
+			printf("net: netif_add failed\n");
+			return 1;
+		}
+		if (i == 0)
+			netif_set_default(&vi->netif);
+		netif_set_up(&vi->netif);
+		netif_set_link_up(&vi->netif);	/* sends a gratuitous ARP */
+		const uint8_t *m = vi->dev.mac;
+		printf("net: vn%u: virtio-net%u %02x:%02x:%02x:%02x:%02x:%02x ip %s", i, i, m[0], m[1], m[2],
+		       m[3], m[4], m[5], ip4addr_ntoa(&ip));
+		/* ip4addr_ntoa() has one static buffer: one call per printf. */
+		printf("/%s", ip4addr_ntoa(&mask));
+		printf(" gw %s vector 0x%x event-idx %d\n", ip4addr_ntoa(&gw), vi->dev.vector, vi->dev.event_idx);
+		ifs[n_ifs++] = vi;
+	}
+	if (!n_ifs) {
+		printf("net: no network device (start compsc-vmm with --virtio-net tap:NAME)\n");
+		return 1;
+	}
+	return 0;
+}
+
+static void print_stats(const char *when)
+{
+	for (unsigned i = 0; i < n_ifs; i++) {
+		const struct vnet_if *vi = ifs[i];
+		const struct vnet_stats *s = &vi->dev.st;
+		printf("stats %s t=%llums vn%u: rx %llu pkts %llu B bad %llu drop %llu | tx %llu pkts %llu B full %llu"
+		       " drop %llu | kicks %llu sleeps %llu\n",
+		       when, (unsigned long long)clock_ms(), i, (unsigned long long)s->rx_packets,
+		       (unsigned long long)s->rx_bytes, (unsigned long long)s->rx_bad,
+		       (unsigned long long)vi->rx_dropped, (unsigned long long)s->tx_packets,
+		       (unsigned long long)s->tx_bytes, (unsigned long long)s->tx_full,
+		       (unsigned long long)vi->tx_dropped, (unsigned long long)s->kicks,
+		       (unsigned long long)s->sleeps);
+	}
+	for (unsigned a = 0; a < net_n_apps; a++)
+		if (app_on[a] && net_apps[a].report)
+			net_apps[a].report();
+}
+
+static bool list_has(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (len == n && strncmp(p, name, n) == 0)
+			return true;
+		p += len + (e ? 1 : 0);
+	}
+	return false;
+}
+
+bool net_is_net_app_list(const char *list)
+{
+	char buf[8];
+
+	for (unsigned a = 0; a < net_n_apps; a++)
+		if (list_has(list, net_apps[a].name))
+			return true;
+	return list_has(list, "net") || cmdline_get("iperf-client", buf, sizeof(buf)) ||
+	       cmdline_get("udpsource", buf, sizeof(buf));
+}
+
+int net_main(const char *list)
+{
+	char buf[8];
+
+	/* Without app=, main() passes its default: only key-enabled apps run. */
+	if (!cmdline_get("app", buf, sizeof(buf)))
+		list = "";
+	lwip_init();
+	int ret = bring_up_interfaces();
+	if (ret)
+		return ret;
+	/* Apps named in app=, plus those switched on by their own key. */
+	bool finite = false, server = false;
+	for (unsigned a = 0; a < net_n_apps && a < sizeof(app_on) / sizeof(app_on[0]); a++) {
+		app_on[a] = list_has(list, net_apps[a].name) || cmdline_get(net_apps[a].name, buf, sizeof(buf));
+		if (!app_on[a])
+			continue;
+		ret = net_apps[a].start();
+		if (ret)
+			return ret;
+		if (net_apps[a].done)
+			finite = true;
+		else
+			server = true;
+	}
+	for (const char *p = list; *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		bool known = len == 3 && strncmp(p, "net", 3) == 0;
+		for (unsigned a = 0; a < net_n_apps; a++)
+			known |= strlen(net_apps[a].name) == len && strncmp(p, net_apps[a].name, len) == 0;
+		if (!known) {
+			printf("net: unknown app '%.*s'\n", (int)len, p);
+			return 2;
+		}
+		p += len + (e ? 1 : 0);
+	}
+
+	uint64_t stats_us = cmdline_get_u64("stats-ms", 0) * 1000;
+	uint64_t run_us = cmdline_get_u64("run-secs", 0) * 1000000;
+	uint64_t poll_us = cmdline_get_u64("poll-us", 50);
+	uint64_t start = clock_us(), next_stats = start + stats_us, idle_since = start;
+	printf("net: ready\n");
+
+	for (;;) {
+		unsigned work = 0;
+		for (unsigned i = 0; i < n_ifs; i++)
+			work += vnetif_poll(ifs[i], RX_BUDGET);
+		sys_check_timeouts();
+
+		uint64_t now = clock_us(), next = now + 1000000;
+		bool all_done = finite;
+		for (unsigned a = 0; a < net_n_apps; a++) {
+			if (!app_on[a])
+				continue;
+			if (net_apps[a].poll && net_apps[a].poll(now, &next))
+				work++;
+			if (net_apps[a].done && !net_apps[a].done())
+				all_done = false;
+		}
+		for (unsigned i = 0; i < n_ifs; i++)
+			vnet_flush(&ifs[i]->dev);
+
+		if (stats_us && now >= next_stats) {
+			print_stats("periodic");
+			next_stats += stats_us;
+			if (next_stats < now)
+				next_stats = now + stats_us;
+		}
+		if ((run_us && now - start >= run_us) || (all_done && !server))
+			break;
+		if (work) {
+			idle_since = now;
+			continue;
+		}
+		if (now - idle_since < poll_us)
+			continue;
+
+		/* Idle: ask for interrupts, then sleep until one arrives or the
+		 * next deadline (lwIP timer, app, statistics, end of run). */
+		uint32_t snap = irq_snapshot();
+		bool pending = false;
+		for (unsigned i = 0; i < n_ifs; i++)
+			pending |= vnet_arm_interrupt(&ifs[i]->dev);
+		if (pending)
+			continue;
+		u32_t sleep_ms = sys_timeouts_sleeptime();
+		if (sleep_ms != SYS_TIMEOUTS_SLEEPTIME_INFINITE && now + (uint64_t)sleep_ms * 1000 < next)
+			next = now + (uint64_t)sleep_ms * 1000;
+		if (stats_us && next_stats < next)
+			next = next_stats;
+		if (run_us && start + run_us < next)
+			next = start + run_us;
+		if (next > now) {
+			platform_wake_at_us(next);
+			irq_wait(snap);
+		}
+		idle_since = clock_us();
+	}
+	print_stats("final");
+	for (unsigned i = 0; i < n_ifs; i++)
+		if (vnet_needs_reset(&ifs[i]->dev))
+			printf("net: vn%u: the device needs a reset\n", i);
+	return 0;
+}

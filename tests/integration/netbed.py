@@ -1,0 +1,96 @@
+"""Helpers for tests that need the network test bed (scripts/testbed):
+a unique prefix per test, always torn down, and a VM running in the
+background whose console is collected."""
+import os
+import subprocess
+import threading
+import time
+
+from harness import GUEST, VMM
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+TESTBED = os.path.join(ROOT, "scripts", "testbed")
+BUILD = os.environ.get("COMPSC_BUILD", os.path.join(ROOT, "build"))
+PEER_TOOL = os.environ.get("COMPSC_PEER", os.path.join(BUILD, "tools", "peer", "compsc-peer"))
+
+
+def root_problem():
+    return None if os.geteuid() == 0 else "needs root (network namespaces, TAP devices)"
+
+
+class Testbed:
+    def __init__(self, name):
+        # Unique per test and per run: parallel tests and other users of the
+        # machine never share a namespace.
+        self.prefix = f"t{os.getpid() % 100000}{name[:6]}-"
+        self.env = dict(os.environ, COMPSC_TESTBED_PREFIX=self.prefix)
+
+    def __enter__(self):
+        subprocess.run([TESTBED, "down"], env=self.env, capture_output=True)
+        p = subprocess.run([TESTBED, "up"], env=self.env, capture_output=True, text=True)
+        if p.returncode != 0:
+            self.__exit__(None, None, None)
+            raise RuntimeError(f"testbed up failed: {p.stdout}{p.stderr}")
+        return self
+
+    def __exit__(self, *exc):
+        subprocess.run([TESTBED, "down"], env=self.env, capture_output=True)
+
+    def ns(self, name):
+        return ["ip", "netns", "exec", self.prefix + name]
+
+    def run(self, name, args, timeout=60):
+        try:
+            p = subprocess.run(self.ns(name) + args, capture_output=True, text=True, timeout=timeout)
+            return p.returncode, p.stdout + p.stderr
+        except subprocess.TimeoutExpired as e:
+            return None, f"timed out: {e}"
+
+
+class Vm:
+    """compsc-vmm in a host namespace; console lines collected in a thread."""
+
+    def __init__(self, bed, cmdline, host="hostA", tap="tap0", extra=None):
+        args = bed.ns(host) + [VMM, "--guest", GUEST, "--virtio-net", f"tap:{tap}", "--log-level", "info",
+                                "--cmdline", cmdline] + (extra or [])
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.out = []
+        self.err = []
+        self.threads = [threading.Thread(target=self._pump, args=(self.proc.stdout, self.out), daemon=True),
+                        threading.Thread(target=self._pump, args=(self.proc.stderr, self.err), daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    @staticmethod
+    def _pump(stream, lines):
+        for line in stream:
+            lines.append(line)
+
+    def wait_for(self, text, timeout=30):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if any(text in l for l in self.out):
+                return True
+            if self.proc.poll() is not None:
+                time.sleep(0.2)
+                return any(text in l for l in self.out)
+            time.sleep(0.05)
+        return False
+
+    def finish(self, timeout=60):
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for t in self.threads:
+            t.join(timeout=5)
+        return self.proc.returncode
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        return self.finish(10)
+
+    def text(self):
+        return "".join(self.out) + "--- stderr\n" + "".join(self.err)
