@@ -97,6 +97,17 @@ int evloop_remove(struct evloop *loop, int fd)
 	return -ENOENT;
 }
 
+int evloop_modify(struct evloop *loop, int fd, uint32_t events)
+{
+	for (struct evloop_handler *h = loop->handlers; h; h = h->next) {
+		if (h->fd == fd) {
+			struct epoll_event ev = { .events = events, .data.ptr = h };
+			return epoll_ctl(loop->epoll_fd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+		}
+	}
+	return -ENOENT;
+}
+
 int evloop_run(struct evloop *loop)
 {
 	struct epoll_event events[16];

@@ -24,6 +24,8 @@ void evloop_destroy(struct evloop *loop);
 /* events: EPOLLIN / EPOLLOUT ... Returns 0 or -errno. */
 int evloop_add(struct evloop *loop, int fd, uint32_t events, evloop_cb cb, void *opaque);
 int evloop_remove(struct evloop *loop, int fd);
+/* Changes the events a registered fd is watched for (0: none, for now). */
+int evloop_modify(struct evloop *loop, int fd, uint32_t events);
 /* Runs until evloop_stop(). */
 int evloop_run(struct evloop *loop);
 /* Thread-safe: may be called from vCPU threads. */

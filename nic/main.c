@@ -57,7 +57,6 @@ struct nic_main {
 	struct nic nic;
 	struct evloop loop;
 	int signal_fd;
-	uint8_t frame[65536];
 };
 
 static void on_uplink(void *opaque, uint32_t events)
@@ -65,14 +64,7 @@ static void on_uplink(void *opaque, uint32_t events)
 	struct nic_main *m = opaque;
 
 	(void)events;
-	/* A bounded batch per wake-up keeps register accesses responsive. */
-	for (int i = 0; i < 64; i++) {
-		ssize_t n = uplink_recv(m->nic.uplink, m->frame, sizeof(m->frame));
-		if (n <= 0)
-			break;
-		veb_from_uplink(&m->nic, m->frame, (size_t)n);
-	}
-	nic_service(&m->nic);
+	nic_uplink_readable(&m->nic);
 }
 
 static void on_timer(void *opaque, uint32_t events)

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -37,6 +38,7 @@ int nic_init(struct nic *nic, const struct nic_config *cfg)
 		nic_vf_init(&s->vf, i, &nic_vf_ops, nic);
 	}
 	token_bucket_init(&nic->egress, cfg->rate_bps, nic_now_ns(nic));
+	token_bucket_init(&nic->ingress, cfg->rate_bps, nic_now_ns(nic));
 	return 0;
 }
 
@@ -68,6 +70,13 @@ void nic_service(struct nic *nic)
 		    (vf->tx_stalled && token_bucket_ready_at(&nic->egress, 2048, now) <= now))
 			nic_vf_poll_timers(vf);
 	}
+	/* The uplink waited for ingress credit: read it again once paid. */
+	if (nic->uplink_paused && token_bucket_ready_at(&nic->ingress, 0, now) <= now) {
+		nic->uplink_paused = false;
+		evloop_modify(nic->loop, uplink_fd(nic->uplink), EPOLLIN);
+	}
+	if (nic->uplink_paused)
+		next = token_bucket_ready_at(&nic->ingress, 0, now);
 	/* 2. When to come back. */
 	for (unsigned i = 0; i < nic->n_vfs; i++) {
 		struct nic_vf *vf = &nic->slot[i].vf;

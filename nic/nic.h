@@ -42,10 +42,12 @@ struct nic_vf_slot {
 	uint64_t mbx_messages, mbx_nacks;
 };
 
+/* Line rate. tokens may go negative (a frame already received is paid for
+ * after the fact); the port then waits until the debt is paid. */
 struct token_bucket {
-	uint64_t rate_bytes_per_s;
-	uint64_t burst_bytes;
-	uint64_t tokens;
+	uint64_t rate_bytes_per_s;	/* 0: unlimited */
+	int64_t burst_bytes;
+	int64_t tokens;
 	uint64_t last_ns;
 };
 
@@ -58,7 +60,8 @@ struct nic {
 	unsigned n_vfs;
 	struct nic_vf_slot slot[NIC_MAX_VFS];
 	struct uplink *uplink;
-	struct token_bucket egress;
+	struct token_bucket egress, ingress;	/* full duplex: one each way */
+	bool uplink_paused;	/* ingress out of credit: not reading the port */
 	struct nic_counters ctr;
 	struct evloop *loop;	/* NULL in unit tests */
 	int timer_fd;
@@ -92,9 +95,12 @@ int nic_pf_set_enabled(struct nic *nic, unsigned vf, bool enabled);
 /* veb.c: the switch. */
 int veb_transmit(struct nic *nic, unsigned from_vf, const uint8_t *frame, size_t len);
 void veb_from_uplink(struct nic *nic, const uint8_t *frame, size_t len);
+/* The uplink fd is readable: takes frames at line rate. */
+void nic_uplink_readable(struct nic *nic);
 void token_bucket_init(struct token_bucket *tb, uint64_t rate_bps, uint64_t now_ns);
 bool token_bucket_take(struct token_bucket *tb, uint64_t bytes, uint64_t now_ns);
 void token_bucket_refund(struct token_bucket *tb, uint64_t bytes);
+void token_bucket_charge(struct token_bucket *tb, uint64_t bytes, uint64_t now_ns);
 uint64_t token_bucket_ready_at(const struct token_bucket *tb, uint64_t bytes, uint64_t now_ns);
 
 static inline struct nic_vf_slot *nic_slot_of(struct nic_vf *vf)

@@ -16,7 +16,7 @@ void token_bucket_init(struct token_bucket *tb, uint64_t rate_bps, uint64_t now_
 {
 	tb->rate_bytes_per_s = rate_bps / 8;
 	/* Burst: 1 ms of line rate, at least two jumbo frames. */
-	tb->burst_bytes = tb->rate_bytes_per_s / 1000;
+	tb->burst_bytes = (int64_t)(tb->rate_bytes_per_s / 1000);
 	if (tb->burst_bytes < 2 * 9728)
 		tb->burst_bytes = 2 * 9728;
 	tb->tokens = tb->burst_bytes;
@@ -27,7 +27,10 @@ static void refill(struct token_bucket *tb, uint64_t now_ns)
 {
 	if (now_ns <= tb->last_ns)
 		return;
-	uint64_t add = (now_ns - tb->last_ns) * tb->rate_bytes_per_s / 1000000000ull;
+	uint64_t elapsed = now_ns - tb->last_ns;
+	if (elapsed > 1000000000ull)
+		elapsed = 1000000000ull;	/* avoid overflow; the bucket is full by then */
+	int64_t add = (int64_t)(elapsed * tb->rate_bytes_per_s / 1000000000ull);
 	if (add == 0)
 		return;		/* keep last_ns so small steps accumulate */
 	tb->tokens = tb->tokens + add > tb->burst_bytes ? tb->burst_bytes : tb->tokens + add;
@@ -39,23 +42,31 @@ bool token_bucket_take(struct token_bucket *tb, uint64_t bytes, uint64_t now_ns)
 	if (!tb->rate_bytes_per_s)
 		return true;	/* unlimited */
 	refill(tb, now_ns);
-	if (tb->tokens < bytes)
+	if (tb->tokens < (int64_t)bytes)
 		return false;
-	tb->tokens -= bytes;
+	tb->tokens -= (int64_t)bytes;
 	return true;
+}
+
+void token_bucket_charge(struct token_bucket *tb, uint64_t bytes, uint64_t now_ns)
+{
+	if (!tb->rate_bytes_per_s)
+		return;
+	refill(tb, now_ns);
+	tb->tokens -= (int64_t)bytes;
 }
 
 void token_bucket_refund(struct token_bucket *tb, uint64_t bytes)
 {
 	if (tb->rate_bytes_per_s)
-		tb->tokens = tb->tokens + bytes > tb->burst_bytes ? tb->burst_bytes : tb->tokens + bytes;
+		tb->tokens = tb->tokens + (int64_t)bytes > tb->burst_bytes ? tb->burst_bytes : tb->tokens + (int64_t)bytes;
 }
 
 uint64_t token_bucket_ready_at(const struct token_bucket *tb, uint64_t bytes, uint64_t now_ns)
 {
-	if (!tb->rate_bytes_per_s || tb->tokens >= bytes)
+	if (!tb->rate_bytes_per_s || tb->tokens >= (int64_t)bytes)
 		return now_ns;
-	uint64_t missing = bytes - tb->tokens;
+	uint64_t missing = (uint64_t)((int64_t)bytes - tb->tokens);
 	return tb->last_ns + (missing * 1000000000ull + tb->rate_bytes_per_s - 1) / tb->rate_bytes_per_s;
 }
 
@@ -118,6 +129,29 @@ int veb_transmit(struct nic *nic, unsigned from_vf, const uint8_t *frame, size_t
 				nic_vf_receive(&nic->slot[i].vf, frame, len, true);
 	}
 	return VF_TX_UPLINK;
+}
+
+void nic_uplink_readable(struct nic *nic)
+{
+	static uint8_t frame[65536];
+
+	/* A bounded batch per wake-up keeps register accesses responsive.
+	 * Frames arrive no faster than the line: once the ingress credit is
+	 * spent the port is not read (the kernel queues or drops, as a
+	 * switch port would), and nic_service resumes it. */
+	for (int i = 0; i < 64; i++) {
+		if (token_bucket_ready_at(&nic->ingress, 0, nic_now_ns(nic)) > nic_now_ns(nic)) {
+			nic->uplink_paused = true;
+			evloop_modify(nic->loop, uplink_fd(nic->uplink), 0);
+			break;
+		}
+		ssize_t n = uplink_recv(nic->uplink, frame, sizeof(frame));
+		if (n <= 0)
+			break;
+		token_bucket_charge(&nic->ingress, (uint64_t)n + WIRE_OVERHEAD, nic_now_ns(nic));
+		veb_from_uplink(nic, frame, (size_t)n);
+	}
+	nic_service(nic);
 }
 
 void veb_from_uplink(struct nic *nic, const uint8_t *frame, size_t len)

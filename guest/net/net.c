@@ -10,12 +10,13 @@
 #include "lwip/init.h"
 #include "lwip/timeouts.h"
 #include "netif/ethernet.h"
+#include "netif_vf.h"
 #include "netif_vnet.h"
 
 #define MAX_IFS 4
 #define RX_BUDGET 64
 
-static struct vnet_if *ifs[MAX_IFS];
+static struct net_if *ifs[MAX_IFS];
 static unsigned n_ifs;
 static bool app_on[16];
 
@@ -91,56 +92,88 @@ static bool parse_mac(const char *s, uint8_t mac[6])
 	return *s == '\0' && !(mac[0] & 1);
 }
 
+/* Addresses from the command line for interface number `index` (ip=, ip1=,
+ * ...; gw= and mac= for the first), then netif_add and link up. */
+static int configure_interface(struct net_if *nif, unsigned index, netif_init_fn init)
+{
+	char buf[64], key[8] = "ip";
+	ip4_addr_t ip, mask, gw;
+
+	if (index)
+		snprintf(key, sizeof(key), "ip%u", index);
+	ip4_addr_set_zero(&ip);
+	ip4_addr_set_zero(&mask);
+	ip4_addr_set_zero(&gw);
+	if (cmdline_get(key, buf, sizeof(buf)) && !parse_cidr(buf, &ip, &mask)) {
+		printf("net: %s=%s is not A.B.C.D/LEN\n", key, buf);
+		return 2;
+	}
+	if (index == 0 && cmdline_get("gw", buf, sizeof(buf)) && !net_parse_hostport(buf, &gw, NULL, 0)) {
+		printf("net: gw=%s is not A.B.C.D\n", buf);
+		return 2;
+	}
+	if (!netif_add(&nif->netif, &ip, &mask, &gw, nif, init, ethernet_input)) {
+		printf("net: netif_add failed\n");
+		return 1;
+	}
+	if (index == 0)
+		netif_set_default(&nif->netif);
+	netif_set_up(&nif->netif);
+	netif_set_link_up(&nif->netif);	/* sends a gratuitous ARP */
+	const uint8_t *m = nif->mac;
+	printf("net: %s %02x:%02x:%02x:%02x:%02x:%02x ip %s", nif->name, m[0], m[1], m[2], m[3], m[4], m[5],
+	       ip4addr_ntoa(&ip));
+	/* ip4addr_ntoa() has one static buffer: one call per printf. */
+	printf("/%s", ip4addr_ntoa(&mask));
+	printf(" gw %s\n", ip4addr_ntoa(&gw));
+	return 0;
+}
+
+/* Interfaces in order: VFs, then virtio-net devices; ip= belongs to the
+ * first, ip1= to the second, and so on. */
 static int bring_up_interfaces(void)
 {
 	const struct csc_boot_dev *d;
 	char buf[64];
+	uint8_t mac[6];
+	bool have_mac = false;
+	int ret;
 
-	for (unsigned i = 0; i < MAX_IFS && (d = csc_bootinfo_find_dev(rt_bootinfo, CSC_DEV_VIRTIO_NET, i)); i++) {
+	if (cmdline_get("mac", buf, sizeof(buf))) {
+		if (!parse_mac(buf, mac)) {
+			printf("net: mac=%s is not a unicast xx:xx:xx:xx:xx:xx\n", buf);
+			return 2;
+		}
+		have_mac = true;
+	}
+	for (unsigned i = 0; n_ifs < MAX_IFS && csc_bootinfo_find_dev(rt_bootinfo, CSC_DEV_VF_82576, i); i++) {
+		struct vf_if *vi = rt_alloc(sizeof(*vi), 64);
+		ret = vf_if_create(vi, i, n_ifs == 0 && have_mac ? mac : NULL);
+		if (ret < 0) {
+			printf("net: vf%u: initialisation failed (%d)\n", i, ret);
+			return 1;
+		}
+		ret = configure_interface(&vi->nif, n_ifs, vfif_init);
+		if (ret)
+			return ret;
+		ifs[n_ifs++] = &vi->nif;
+	}
+	for (unsigned i = 0; n_ifs < MAX_IFS && (d = csc_bootinfo_find_dev(rt_bootinfo, CSC_DEV_VIRTIO_NET, i)); i++) {
 		struct vnet_if *vi = rt_alloc(sizeof(*vi), 64);
-		memset(vi, 0, sizeof(*vi));
-		int ret = vnet_init(&vi->dev, d);
+		ret = vnet_if_create(vi, d, i);
 		if (ret < 0) {
 			printf("net: virtio-net%u: initialisation failed (%d)\n", i, ret);
 			return 1;
 		}
-		char key[8] = "ip";
-		if (i)
-			snprintf(key, sizeof(key), "ip%u", i);
-		ip4_addr_t ip, mask, gw;
-		ip4_addr_set_zero(&ip);
-		ip4_addr_set_zero(&mask);
-		ip4_addr_set_zero(&gw);
-		if (cmdline_get(key, buf, sizeof(buf)) && !parse_cidr(buf, &ip, &mask)) {
-			printf("net: %s=%s is not A.B.C.D/LEN\n", key, buf);
-			return 2;
-		}
-		if (i == 0 && cmdline_get("gw", buf, sizeof(buf)) && !net_parse_hostport(buf, &gw, NULL, 0)) {
-			printf("net: gw=%s is not A.B.C.D\n", buf);
-			return 2;
-		}
-		if (i == 0 && cmdline_get("mac", buf, sizeof(buf)) && !parse_mac(buf, vi->dev.mac)) {
-			printf("net: mac=%s is not a unicast xx:xx:xx:xx:xx:xx\n", buf);
-			return 2;
-		}
-		if (!netif_add(&vi->netif, &ip, &mask, &gw, vi, vnetif_init, ethernet_input)) {
-			printf("net: netif_add failed\n");
-			return 1;
-		}
-		if (i == 0)
-			netif_set_default(&vi->netif);
-		netif_set_up(&vi->netif);
-		netif_set_link_up(&vi->netif);	/* sends a gratuitous ARP */
-		const uint8_t *m = vi->dev.mac;
-		printf("net: vn%u: virtio-net%u %02x:%02x:%02x:%02x:%02x:%02x ip %s", i, i, m[0], m[1], m[2],
-		       m[3], m[4], m[5], ip4addr_ntoa(&ip));
-		/* ip4addr_ntoa() has one static buffer: one call per printf. */
-		printf("/%s", ip4addr_ntoa(&mask));
-		printf(" gw %s vector 0x%x event-idx %d\n", ip4addr_ntoa(&gw), vi->dev.vector, vi->dev.event_idx);
-		ifs[n_ifs++] = vi;
+		if (n_ifs == 0 && have_mac)
+			memcpy(vi->dev.mac, mac, 6);
+		ret = configure_interface(&vi->nif, n_ifs, vnetif_init);
+		if (ret)
+			return ret;
+		ifs[n_ifs++] = &vi->nif;
 	}
 	if (!n_ifs) {
-		printf("net: no network device (start compsc-vmm with --virtio-net tap:NAME)\n");
+		printf("net: no network device (start compsc-vmm with --vf PATH or --virtio-net tap:NAME)\n");
 		return 1;
 	}
 	return 0;
@@ -148,17 +181,11 @@ static int bring_up_interfaces(void)
 
 static void print_stats(const char *when)
 {
+	char line[384];
+
 	for (unsigned i = 0; i < n_ifs; i++) {
-		const struct vnet_if *vi = ifs[i];
-		const struct vnet_stats *s = &vi->dev.st;
-		printf("stats %s t=%llums vn%u: rx %llu pkts %llu B bad %llu drop %llu | tx %llu pkts %llu B full %llu"
-		       " drop %llu | kicks %llu sleeps %llu\n",
-		       when, (unsigned long long)clock_ms(), i, (unsigned long long)s->rx_packets,
-		       (unsigned long long)s->rx_bytes, (unsigned long long)s->rx_bad,
-		       (unsigned long long)vi->rx_dropped, (unsigned long long)s->tx_packets,
-		       (unsigned long long)s->tx_bytes, (unsigned long long)s->tx_full,
-		       (unsigned long long)vi->tx_dropped, (unsigned long long)s->kicks,
-		       (unsigned long long)s->sleeps);
+		ifs[i]->ops->stats(ifs[i], line, sizeof(line));
+		printf("stats %s t=%llums %s: %s\n", when, (unsigned long long)clock_ms(), ifs[i]->name, line);
 	}
 	for (unsigned a = 0; a < net_n_apps; a++)
 		if (app_on[a] && net_apps[a].report)
@@ -237,7 +264,7 @@ int net_main(const char *list)
 	for (;;) {
 		unsigned work = 0;
 		for (unsigned i = 0; i < n_ifs; i++)
-			work += vnetif_poll(ifs[i], RX_BUDGET);
+			work += ifs[i]->ops->poll(ifs[i], RX_BUDGET);
 		sys_check_timeouts();
 
 		uint64_t now = clock_us(), next = now + 1000000;
@@ -251,7 +278,7 @@ int net_main(const char *list)
 				all_done = false;
 		}
 		for (unsigned i = 0; i < n_ifs; i++)
-			vnet_flush(&ifs[i]->dev);
+			ifs[i]->ops->flush(ifs[i]);
 
 		if (stats_us && now >= next_stats) {
 			print_stats("periodic");
@@ -273,7 +300,7 @@ int net_main(const char *list)
 		uint32_t snap = irq_snapshot();
 		bool pending = false;
 		for (unsigned i = 0; i < n_ifs; i++)
-			pending |= vnet_arm_interrupt(&ifs[i]->dev);
+			pending |= ifs[i]->ops->arm_interrupt(ifs[i]);
 		if (pending)
 			continue;
 		u32_t sleep_ms = sys_timeouts_sleeptime();
@@ -290,8 +317,10 @@ int net_main(const char *list)
 		idle_since = clock_us();
 	}
 	print_stats("final");
-	for (unsigned i = 0; i < n_ifs; i++)
-		if (vnet_needs_reset(&ifs[i]->dev))
-			printf("net: vn%u: the device needs a reset\n", i);
+	for (unsigned i = 0; i < n_ifs; i++) {
+		const char *problem = ifs[i]->ops->problem ? ifs[i]->ops->problem(ifs[i]) : NULL;
+		if (problem)
+			printf("net: %s: %s\n", ifs[i]->name, problem);
+	}
 	return 0;
 }

@@ -3,18 +3,17 @@
 #define GUEST_NET_NETIF_VNET_H
 
 #include "../drivers/virtio_net.h"
-#include "lwip/netif.h"
+#include "../../common/bootinfo.h"
+#include "netif.h"
 
 struct vnet_if {
-	struct netif netif;
+	struct net_if nif;	/* first: the main loop holds struct net_if pointers */
 	struct vnet_dev dev;
-	uint64_t rx_dropped;	/* no pbuf, or input refused */
-	uint64_t tx_dropped;	/* ring full, or frame too long */
 };
 
+/* Initialises the device described by d; 0 or a negative error. */
+int vnet_if_create(struct vnet_if *vi, const struct csc_boot_dev *d, unsigned index);
 /* netif_add() init callback; state is the struct vnet_if. */
 err_t vnetif_init(struct netif *netif);
-/* Feeds received frames to lwIP, reaps transmit completions. */
-unsigned vnetif_poll(struct vnet_if *vi, unsigned budget);
 
 #endif

@@ -1,0 +1,20 @@
+/* lwIP network interface over the 82576 VF (igbvf driver). */
+#ifndef GUEST_NET_NETIF_VF_H
+#define GUEST_NET_NETIF_VF_H
+
+#include "../drivers/igbvf/igbvf.h"
+#include "netif.h"
+
+struct vf_if {
+	struct net_if nif;	/* first: the main loop holds struct net_if pointers */
+	struct igbvf_adapter adapter;
+	uint32_t irqs_seen;	/* VF interrupts counted when last armed */
+	bool armed;
+};
+
+/* Probes VF `instance`, brings it up in interrupt mode; `mac` (or NULL)
+ * asks the PF for that address. 0 or a negative error. */
+int vf_if_create(struct vf_if *vi, unsigned instance, const uint8_t *mac);
+err_t vfif_init(struct netif *netif);
+
+#endif
