@@ -3,6 +3,7 @@
 #include "netif_vnet.h"
 
 #include "guest/format.h"
+#include "guest/rt.h"
 #include "guest/string.h"
 #include "lwip/pbuf.h"
 
@@ -86,5 +87,9 @@ int vnet_if_create(struct vnet_if *vi, const struct csc_boot_dev *d, unsigned in
 	memset(vi, 0, sizeof(*vi));
 	vi->nif.ops = &vnet_if_ops;
 	snprintf(vi->nif.name, sizeof(vi->nif.name), "vn%u", index);
-	return vnet_init(&vi->dev, d);
+	int ret = vnet_init(&vi->dev, d);
+	if (ret == 0)
+		printf("net: vn%u: virtio-net%u vector 0x%x event-idx %d\n", index, index, vi->dev.vector,
+		       vi->dev.event_idx);
+	return ret;
 }
