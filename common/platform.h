@@ -14,6 +14,10 @@
  *                      the VMM for benchmarks
  *   0x14 IRQ_TEST  WO  raise the platform interrupt after value ms
  *                      (from a VMM timer, through an irqfd)
+ *   0x18 MIGRATED  RO  migration generation: 0 after boot, +1 each time
+ *                      the VM arrives on a new host (live migration); the
+ *                      platform interrupt is raised when it changes, so a
+ *                      guest can announce itself (gratuitous ARP)
  *
  * The console ring lives in guest RAM at CSC_CONSOLE_RING_GPA: the guest
  * appends at head and rings CONSOLE; the VMM consumes up to head, advances
@@ -32,6 +36,7 @@
 #define CSC_PLAT_FAULT		0x0C
 #define CSC_PLAT_MARK		0x10
 #define CSC_PLAT_IRQ_TEST	0x14
+#define CSC_PLAT_MIGRATED	0x18
 #define CSC_PLAT_SIZE		0x1000
 
 enum csc_mark {

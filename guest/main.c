@@ -10,6 +10,8 @@ static const struct guest_app apps[] = {
 	{ "unclaimed", "access an MMIO address no device claims", app_unclaimed },
 	{ "consoletest", "stress the console ring", app_consoletest },
 	{ "spin", "run forever (report-ms=N prints a heartbeat)", app_spin },
+	{ "memcheck", "fill memory, verify it after each migration (size=MiB)", app_memcheck },
+	{ "dirty", "dirty memory at rate=PAGES_PER_SEC, verify after migration", app_dirty },
 };
 
 int main(void)

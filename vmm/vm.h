@@ -20,10 +20,13 @@ enum vmm_exit_code {
 	VMM_EXIT_FAULT = 1,	/* guest fault, KVM error, internal error */
 	VMM_EXIT_USAGE = 2,	/* bad command line or input file */
 	VMM_EXIT_NO_KVM = 3,	/* /dev/kvm missing or not accessible */
+	VMM_EXIT_MIGRATION = 4,	/* incoming migration failed (destination) */
 };
 
 struct vm;
 struct platform;
+struct mig_registry;
+struct migration;
 
 struct vcpu {
 	struct vm *vm;
@@ -53,6 +56,25 @@ struct vm {
 	struct evloop loop;
 	struct platform *platform;
 
+	/* Pause/resume of all vCPUs (migration, the control socket). vCPUs
+	 * run while pause_count is 0; a paused vCPU is parked outside KVM_RUN
+	 * with its last MMIO/PIO exit completed, so its state can be read. */
+	pthread_mutex_t run_lock;
+	pthread_cond_t run_cond;
+	unsigned pause_count;
+	atomic_bool pause_req;
+	unsigned n_parked;
+	unsigned n_started;
+	bool defer_vcpus;	/* vm_run() does not start vCPUs (incoming) */
+
+	/* Pages the VMM itself wrote into guest RAM (KVM does not log those):
+	 * one bit per page, set by vm_mark_dirty(), taken by migration. */
+	_Atomic uint64_t *vmm_dirty;
+	uint64_t n_pages;
+
+	struct mig_registry *mig_devices;	/* device-state registry */
+	struct migration *mig;			/* outgoing/incoming migration */
+
 	/* Lifecycle: the first vm_request_exit() wins and stops everything. */
 	atomic_bool stopping;
 	int exit_status;
@@ -77,6 +99,22 @@ void vm_request_exit(struct vm *vm, int status);
 /* Guest-physical to host pointer for [gpa, gpa + len) inside RAM; NULL if
  * the range is not wholly RAM. Use this for every guest-supplied address. */
 void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
+
+/* Records that the VMM wrote [gpa, gpa + len) of guest RAM (any thread).
+ * Every device that writes guest memory through vm->ram calls this, or the
+ * write is lost when the VM migrates. */
+void vm_mark_dirty(struct vm *vm, uint64_t gpa, uint64_t len);
+/* Moves the VMM-side dirty bits into `bitmap` (ORed in, one bit per page,
+ * n_pages bits) and clears them. */
+void vm_take_vmm_dirty(struct vm *vm, uint64_t *bitmap);
+
+/* Pause all vCPUs (nested: each vm_pause needs a vm_resume). Returns once
+ * every started vCPU is parked, or -ECANCELED when the VM is stopping. */
+int vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+bool vm_is_paused(struct vm *vm);
+/* Starts the vCPU threads (vm_run does it unless defer_vcpus). Main thread. */
+int vm_start_vcpus(struct vm *vm);
 
 /* vcpu.c */
 int vcpu_create(struct vm *vm, unsigned id);

@@ -14,5 +14,7 @@ int app_fault(void);
 int app_spin(void);
 int app_unclaimed(void);
 int app_consoletest(void);
+int app_memcheck(void);
+int app_dirty(void);
 
 #endif

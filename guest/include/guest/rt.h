@@ -33,6 +33,8 @@ void panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)))
 /* Platform device access. */
 void platform_mark(uint32_t mark);
 void platform_arm_test_irq(uint32_t delay_ms);
+/* 0 after boot, +1 each time the VM was live-migrated to a new host. */
+uint32_t platform_migration_generation(void);
 
 /* Command line: "key=value key2 ..." tokens. cmdline_get copies the value
  * of key into buf (NUL-terminated) and returns true if the key is present
