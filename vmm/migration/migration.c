@@ -901,6 +901,8 @@ static void *source_thread(void *arg)
 			log_warn("migration: cannot disable dirty logging: %s", strerror(errno));
 		if (m->sock >= 0) {
 			set_sock_timeouts(m->sock, 500);
+			if (m->io.bytes_out == 0)
+				mig_write_preamble(&m->io, MIG_DIR_TO_DEST);
 			send_verdict(m, atomic_load(&m->cancel) ? MIG_REC_CANCEL : MIG_REC_ERROR, ret, m->p.error);
 		}
 	}
@@ -1443,9 +1445,11 @@ int mig_cancel(struct vm *vm, char *err, size_t errlen)
 		return -EPERM;
 	}
 	atomic_store(&m->cancel, true);
-	/* Unblocks a send/recv in progress; the thread then cleans up. */
+	/* Ends a receive in progress at once (a send ends within the I/O
+	 * timeout); the write side stays open so the thread can still tell
+	 * the destination with a CANCEL record. */
 	if (m->sock >= 0)
-		shutdown(m->sock, SHUT_RDWR);
+		shutdown(m->sock, SHUT_RD);
 	pthread_mutex_unlock(&m->lock);
 	return 0;
 }
