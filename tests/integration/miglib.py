@@ -65,7 +65,8 @@ class Vmm:
                         return m
                     i += 1
                 left = deadline - time.time()
-                if left <= 0:
+                if left <= 0 or (self.p.poll() is not None and
+                                 all(not t.is_alive() for t in self.threads)):
                     return None
                 self.cond.wait(min(left, 0.1))
 
