@@ -20,6 +20,10 @@
  *                      with a deadline; independent of IRQ_TEST. The guest
  *                      writes it only when its deadline moves earlier
  *                      than the one armed, so most sleeps cost no exit.
+ *   0x1C MIGRATED  RO  migration generation: 0 after boot, +1 each time
+ *                      the VM arrives on a new host (live migration); the
+ *                      platform interrupt is raised when it changes, so a
+ *                      guest can announce itself (gratuitous ARP)
  *
  * The console ring lives in guest RAM at CSC_CONSOLE_RING_GPA: the guest
  * appends at head and rings CONSOLE; the VMM consumes up to head, advances
@@ -39,6 +43,7 @@
 #define CSC_PLAT_MARK		0x10
 #define CSC_PLAT_IRQ_TEST	0x14
 #define CSC_PLAT_WAKE_US	0x18
+#define CSC_PLAT_MIGRATED	0x1C
 #define CSC_PLAT_SIZE		0x1000
 
 enum csc_mark {

@@ -13,6 +13,8 @@ static const struct guest_app apps[] = {
 	{ "vfraw", "raw frames over the VF (mode=send|recv|echo|ping|badring)", app_vfraw },
 	{ "regbench", "cost of platform and VF register accesses", app_regbench },
 	{ "spin", "run forever (report-ms=N prints a heartbeat)", app_spin },
+	{ "memcheck", "fill memory, verify it after each migration (size=MiB)", app_memcheck },
+	{ "dirty", "dirty memory at rate=PAGES_PER_SEC, verify after migration", app_dirty },
 };
 
 int main(void)

@@ -19,7 +19,11 @@
 #include "../common/layout.h"
 #include "../common/log.h"
 #include "../common/platform.h"
+#include "api.h"
 #include "boot.h"
+#include "migration/devstate.h"
+#include "migration/migration.h"
+#include "testdev.h"
 #include "elf_loader.h"
 #include "options.h"
 #include "platform.h"
@@ -43,10 +47,17 @@ static void usage(FILE *out)
 		"  --timing             report boot and exit timestamps on stderr\n"
 		"  --virtio-net tap:NAME[,mac=MAC]\n"
 		"                       add a virtio-net NIC on TAP device NAME (repeatable, up to 4)\n"
+		"  --api PATH           control socket (JSON commands, see docs/api.md)\n"
+		"  --incoming URI       receive a migrating VM on tcp:ADDR:PORT instead of booting\n"
+		"                       (same --guest and --mem as the source; port 0 = any)\n"
+		"  --migration-token T  shared secret authenticating migration peers\n"
+		"                       (default: $COMPSC_MIGRATION_TOKEN, else \"compsc\")\n"
+		"  --test-device VALUE  add the migration test device (docs/migration-stream.md)\n"
 		"  --help               this text\n"
 		"\n"
 		"Exit status: the guest's exit status; 1 guest fault or KVM error;\n"
-		"2 bad arguments or guest file; 3 /dev/kvm unavailable.\n");
+		"2 bad arguments or guest file; 3 /dev/kvm unavailable;\n"
+		"4 incoming migration failed.\n");
 }
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -64,7 +75,8 @@ static int usage_error(const char *fmt, ...)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_GUEST = 256, OPT_MEM, OPT_CMDLINE, OPT_PREFIX, OPT_LOG, OPT_TIMING, OPT_HELP, OPT_VF, OPT_VIRTIO_NET };
+	enum { OPT_GUEST = 256, OPT_MEM, OPT_CMDLINE, OPT_PREFIX, OPT_LOG, OPT_TIMING, OPT_HELP, OPT_VF, OPT_VIRTIO_NET,
+	       OPT_API, OPT_INCOMING, OPT_TOKEN, OPT_TESTDEV };
 	static const struct option longopts[] = {
 		{ "guest", required_argument, NULL, OPT_GUEST },
 		{ "mem", required_argument, NULL, OPT_MEM },
@@ -75,6 +87,10 @@ int main(int argc, char **argv)
 		{ "vf", required_argument, NULL, OPT_VF },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "virtio-net", required_argument, NULL, OPT_VIRTIO_NET },
+		{ "api", required_argument, NULL, OPT_API },
+		{ "incoming", required_argument, NULL, OPT_INCOMING },
+		{ "migration-token", required_argument, NULL, OPT_TOKEN },
+		{ "test-device", required_argument, NULL, OPT_TESTDEV },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *guest = NULL, *cmdline = "", *prefix = "";
@@ -82,6 +98,9 @@ int main(int argc, char **argv)
 	bool timing = false;
 	const char *vf_paths[VM_MAX_VFS];
 	unsigned n_vf_paths = 0;
+	const char *api_path = NULL, *incoming = NULL, *token = getenv("COMPSC_MIGRATION_TOKEN");
+	bool testdev = false;
+	uint64_t testdev_val = 0;
 	char err[512];
 	int opt, ret;
 	struct virtio_net_opts vnet_opts[VIRTIO_NET_MAX_DEVICES];
@@ -135,6 +154,25 @@ int main(int argc, char **argv)
 		case OPT_HELP:
 			usage(stdout);
 			return 0;
+		case OPT_API:
+			api_path = optarg;
+			break;
+		case OPT_INCOMING: {
+			char host[256];
+			uint16_t port;
+			if (mig_parse_uri(optarg, host, sizeof(host), &port, err, sizeof(err)) < 0)
+				return usage_error("--incoming: %s", err);
+			incoming = optarg;
+			break;
+		}
+		case OPT_TOKEN:
+			token = optarg;
+			break;
+		case OPT_TESTDEV:
+			if (parse_size(optarg, &testdev_val) < 0 || testdev_val > UINT32_MAX)
+				return usage_error("--test-device: '%s' is not a 32-bit number", optarg);
+			testdev = true;
+			break;
 		case ':':
 			return usage_error("option %s needs a value", argv[optind - 1]);
 		default:
@@ -169,9 +207,48 @@ int main(int argc, char **argv)
 	}
 
 	struct vm *vm = calloc(1, sizeof(*vm));
+	static struct mig_registry mig_devices;
+	struct api *api = NULL;
 	int status = VMM_EXIT_FAULT;
 	if (!vm || vm_create(vm, kvm_fd, ram_size, 1) < 0)
 		goto out;
+	/* Devices register their migratable state here as they are created. */
+	vm->mig_devices = &mig_devices;
+	struct platform_config pcfg = { .console_out = stdout, .console_prefix = prefix };
+	vm->platform = platform_create(vm, &pcfg);
+	if (!vm->platform)
+		goto out;
+	if (testdev && testdev_create(vm, (uint32_t)testdev_val) < 0) {
+		log_error("testdev: cannot register");
+		goto out;
+	}
+	if (mig_init(vm, token ? token : "compsc",
+		     &(struct mig_hooks){ .changed = api_migration_changed, .opaque = NULL }) < 0) {
+		log_error("migration: cannot initialise");
+		goto out;
+	}
+	if (api_path) {
+		api = api_create(vm, api_path, err, sizeof(err));
+		if (!api) {
+			fprintf(stderr, "compsc-vmm: %s\n", err);
+			status = VMM_EXIT_USAGE;
+			goto out;
+		}
+		mig_set_hook_opaque(vm, api);
+	}
+	if (incoming) {
+		/* RAM and vCPU state come from the stream: no boot set-up. */
+		uint16_t port;
+		if (mig_listen_incoming(vm, incoming, &port, err, sizeof(err)) < 0) {
+			fprintf(stderr, "compsc-vmm: %s\n", err);
+			status = VMM_EXIT_USAGE;
+			goto out;
+		}
+		vm->defer_vcpus = true;
+		fprintf(stderr, "compsc-vmm: incoming: listening on %s (port %u)\n", incoming, port);
+		status = vm_run(vm);
+		goto out;
+	}
 	boot_build_page_tables(vm->ram);
 	elf_copy(&img, file, vm->ram);
 
@@ -181,10 +258,6 @@ int main(int argc, char **argv)
 		log_error("boot information does not fit");
 		goto out;
 	}
-	struct platform_config pcfg = { .console_out = stdout, .console_prefix = prefix };
-	vm->platform = platform_create(vm, &pcfg);
-	if (!vm->platform)
-		goto out;
 	struct csc_boot_dev dev = {
 		.type = CSC_DEV_PLATFORM, .instance = 0,
 		.mmio_base = platform_mmio_base(vm->platform), .mmio_len = CSC_PLAT_SIZE,
@@ -241,10 +314,13 @@ int main(int argc, char **argv)
 				i, vm->vfs[i]->reads, vm->vfs[i]->writes);
 	}
 out:
-	for (unsigned i = 0; i < n_vnet; i++)
-		virtio_net_destroy(vnets[i]);
-	if (vm)
+	if (vm) {
+		mig_destroy(vm);
+		api_destroy(api);
+		for (unsigned i = 0; i < n_vnet; i++)
+			virtio_net_destroy(vnets[i]);
 		vm_destroy(vm);
+	}
 	free(vm);
 	free(file);
 	close(kvm_fd);

@@ -12,6 +12,7 @@
 #include "../common/layout.h"
 #include "../common/log.h"
 #include "../common/platform.h"
+#include "migration/devstate.h"
 #include "vm.h"
 
 #define CONSOLE_LINE_MAX 1024
@@ -35,6 +36,17 @@ struct platform {
 	int wake_fd;		/* timerfd behind WAKE_US */
 
 	uint64_t mark_ns[MARK_MAX];
+	_Atomic uint32_t migrated_gen;	/* CSC_PLAT_MIGRATED */
+};
+
+/* Migratable state (STYLE item 6): a plain, versioned struct. */
+#define PLATFORM_STATE_VERSION 1
+struct platform_state_v1 {
+	uint32_t console_tail;
+	uint32_t migrated_gen;
+	uint32_t irq_vector;	/* configuration: must match on the destination */
+	uint32_t line_len;
+	char line[CONSOLE_LINE_MAX];	/* partial console line not yet printed */
 };
 
 static struct csc_console_ring *console_ring(struct platform *p)
@@ -64,6 +76,7 @@ static void console_drain(struct platform *p)
 				 head, pending, p->console_tail, CSC_CONSOLE_DATA_SIZE);
 		p->console_tail = head;
 		__atomic_store_n(&ring->tail, head, __ATOMIC_RELEASE);
+		vm_mark_dirty(p->vm, CSC_CONSOLE_RING_GPA, 8);
 		return;
 	}
 	while (p->console_tail != head) {
@@ -81,6 +94,7 @@ static void console_drain(struct platform *p)
 			emit_line(p);
 	}
 	__atomic_store_n(&ring->tail, p->console_tail, __ATOMIC_RELEASE);
+	vm_mark_dirty(p->vm, CSC_CONSOLE_RING_GPA, 8);
 }
 
 void platform_console_flush(struct platform *p)
@@ -184,7 +198,10 @@ static void platform_mmio(void *dev, uint64_t offset, uint8_t *data, uint32_t le
 		return;
 	}
 	if (!is_write) {
-		value = offset == CSC_PLAT_ID ? CSC_PLATFORM_ID : 0;
+		if (offset == CSC_PLAT_ID)
+			value = CSC_PLATFORM_ID;
+		else if (offset == CSC_PLAT_MIGRATED)
+			value = atomic_load(&p->migrated_gen);
 		memcpy(data, &value, 4);
 		return;
 	}
@@ -217,6 +234,78 @@ static void platform_mmio(void *dev, uint64_t offset, uint8_t *data, uint32_t le
 		break;
 	}
 }
+
+/* Source, vCPUs paused. Draining first prints what the guest wrote up to
+ * the pause here, and the tail goes in the state. */
+static int platform_save(void *opaque, uint8_t *buf, size_t cap, size_t *len)
+{
+	struct platform *p = opaque;
+	struct platform_state_v1 st;
+
+	if (cap < sizeof(st))
+		return -ENOSPC;
+	memset(&st, 0, sizeof(st));
+	pthread_mutex_lock(&p->console_lock);
+	console_drain(p);
+	st.console_tail = p->console_tail;
+	st.line_len = (uint32_t)p->line_len;
+	memcpy(st.line, p->line, p->line_len);
+	pthread_mutex_unlock(&p->console_lock);
+	fflush(p->cfg.console_out);
+	st.migrated_gen = atomic_load(&p->migrated_gen);
+	st.irq_vector = p->irq_vector;
+	memcpy(buf, &st, sizeof(st));
+	*len = sizeof(st);
+	return 0;
+}
+
+static int platform_load(void *opaque, uint32_t version, const uint8_t *buf, size_t len, char *err,
+			 size_t errlen)
+{
+	struct platform *p = opaque;
+	struct platform_state_v1 st;
+
+	if (version != PLATFORM_STATE_VERSION || len != sizeof(st)) {
+		snprintf(err, errlen, "state version %u of %zu bytes, expected %u of %zu", version, len,
+			 PLATFORM_STATE_VERSION, sizeof(st));
+		return -EINVAL;
+	}
+	memcpy(&st, buf, sizeof(st));	/* untrusted: copy, then check */
+	if (st.line_len >= CONSOLE_LINE_MAX) {
+		snprintf(err, errlen, "console line length %u out of range", st.line_len);
+		return -EINVAL;
+	}
+	if (st.irq_vector != p->irq_vector) {
+		snprintf(err, errlen, "interrupt vector 0x%x, this VM's platform uses 0x%x", st.irq_vector,
+			 p->irq_vector);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&p->console_lock);
+	p->console_tail = st.console_tail;
+	p->line_len = st.line_len;
+	memcpy(p->line, st.line, st.line_len);
+	pthread_mutex_unlock(&p->console_lock);
+	atomic_store(&p->migrated_gen, st.migrated_gen);
+	return 0;
+}
+
+/* Destination, before the vCPUs run: the guest learns it moved. */
+static void platform_activate(void *opaque)
+{
+	struct platform *p = opaque;
+
+	atomic_fetch_add(&p->migrated_gen, 1);
+	irq_raise(p->irq_efd);
+}
+
+static const struct mig_device_ops platform_mig_ops = {
+	.name = "platform",
+	.version = PLATFORM_STATE_VERSION,
+	.min_load_version = PLATFORM_STATE_VERSION,
+	.save = platform_save,
+	.load = platform_load,
+	.activate = platform_activate,
+};
 
 struct platform *platform_create(struct vm *vm, const struct platform_config *cfg)
 {
@@ -272,6 +361,8 @@ struct platform *platform_create(struct vm *vm, const struct platform_config *cf
 		evloop_remove(&vm->loop, p->wake_fd);
 		goto fail;
 	}
+	if (vm->mig_devices && mig_registry_add(vm->mig_devices, &platform_mig_ops, p) < 0)
+		log_warn("platform: cannot register for migration");
 	return p;
 fail:
 	if (p->irq_efd >= 0)

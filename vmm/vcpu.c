@@ -221,6 +221,27 @@ static bool handle_exit(struct vcpu *vcpu)
 	}
 }
 
+/* Parks the vCPU while the VM is paused. KVM completes a pending MMIO or
+ * PIO exit only on the next KVM_RUN: one KVM_RUN with immediate_exit set
+ * does that without running guest code, so the state read while parked is
+ * consistent (KVM API: "immediate_exit"). */
+static void vcpu_park(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+
+	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (ioctl(vcpu->fd, KVM_RUN, 0) == 0 || (errno != EINTR && errno != EAGAIN))
+		log_debug("vcpu%u: completing KVM_RUN before pause: %s", vcpu->id, strerror(errno));
+	__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&vm->run_lock);
+	vm->n_parked++;
+	pthread_cond_broadcast(&vm->run_cond);
+	while (atomic_load(&vm->pause_req) && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->run_cond, &vm->run_lock);
+	vm->n_parked--;
+	pthread_mutex_unlock(&vm->run_lock);
+}
+
 void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -234,6 +255,10 @@ void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
 	while (!atomic_load(&vm->stopping)) {
+		if (atomic_load(&vm->pause_req)) {
+			vcpu_park(vcpu);
+			continue;
+		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);

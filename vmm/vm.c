@@ -84,6 +84,12 @@ int vm_create(struct vm *vm, int kvm_fd, uint64_t ram_size, unsigned n_vcpus)
 	vm->start_ns = now_ns();
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
 		vm->vcpus[i].fd = -1;
+	pthread_mutex_init(&vm->run_lock, NULL);
+	pthread_cond_init(&vm->run_cond, NULL);
+	vm->n_pages = ram_size / CSC_PAGE_SIZE;
+	vm->vmm_dirty = calloc((vm->n_pages + 63) / 64, sizeof(uint64_t));
+	if (!vm->vmm_dirty)
+		return -ENOMEM;
 	bus_init(&vm->bus);
 	ret = evloop_init(&vm->loop);
 	if (ret < 0) {
@@ -115,10 +121,6 @@ int vm_create(struct vm *vm, int kvm_fd, uint64_t ram_size, unsigned n_vcpus)
 		ret = -errno;
 		log_error("guest memory: mmap: %s", strerror(errno));
 		return ret;
-	}
-	if (vm_dirty_init(vm) < 0) {
-		log_error("guest memory: no memory for the dirty bitmap");
-		return -ENOMEM;
 	}
 	struct kvm_userspace_memory_region slot = {
 		.slot = 0, .guest_phys_addr = 0, .memory_size = ram_size,
@@ -173,11 +175,86 @@ void vm_destroy(struct vm *vm)
 		munmap(vm->ram, vm->ram_size);
 	if (vm->ram_fd >= 0)
 		close(vm->ram_fd);
-	vm_dirty_free(vm);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	evloop_destroy(&vm->loop);
 	bus_destroy(&vm->bus);
+	free((void *)vm->vmm_dirty);
+	vm->vmm_dirty = NULL;
+}
+
+void vm_mark_dirty(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	if (!len || gpa >= vm->ram_size)
+		return;
+	if (len > vm->ram_size - gpa)
+		len = vm->ram_size - gpa;
+	for (uint64_t pfn = gpa / CSC_PAGE_SIZE; pfn <= (gpa + len - 1) / CSC_PAGE_SIZE; pfn++)
+		atomic_fetch_or(&vm->vmm_dirty[pfn / 64], 1ull << (pfn % 64));
+}
+
+void vm_take_vmm_dirty(struct vm *vm, uint64_t *bitmap)
+{
+	for (uint64_t i = 0; i < (vm->n_pages + 63) / 64; i++)
+		if (atomic_load_explicit(&vm->vmm_dirty[i], memory_order_relaxed))
+			bitmap[i] |= atomic_exchange(&vm->vmm_dirty[i], 0);
+}
+
+int vm_pause(struct vm *vm)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&vm->run_lock);
+	if (vm->pause_count++ == 0)
+		atomic_store(&vm->pause_req, true);
+	pthread_mutex_unlock(&vm->run_lock);
+	for (unsigned i = 0; i < vm->n_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	pthread_mutex_lock(&vm->run_lock);
+	while (vm->n_parked < vm->n_started && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->run_cond, &vm->run_lock);
+	if (vm->n_parked < vm->n_started)
+		ret = -ECANCELED;
+	pthread_mutex_unlock(&vm->run_lock);
+	return ret;
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->run_lock);
+	if (vm->pause_count && --vm->pause_count == 0) {
+		atomic_store(&vm->pause_req, false);
+		pthread_cond_broadcast(&vm->run_cond);
+	}
+	pthread_mutex_unlock(&vm->run_lock);
+}
+
+bool vm_is_paused(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->run_lock);
+	bool paused = vm->pause_count > 0;
+	pthread_mutex_unlock(&vm->run_lock);
+	return paused;
+}
+
+int vm_start_vcpus(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->n_vcpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+		if (vcpu->thread_started)
+			continue;
+		int ret = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+		if (ret) {
+			log_error("vcpu%u: cannot start thread: %s", i, strerror(ret));
+			vm_request_exit(vm, VMM_EXIT_FAULT);
+			return -ret;
+		}
+		vcpu->thread_started = true;
+		pthread_mutex_lock(&vm->run_lock);
+		vm->n_started++;
+		pthread_mutex_unlock(&vm->run_lock);
+	}
+	return 0;
 }
 
 void vm_request_exit(struct vm *vm, int status)
@@ -190,29 +267,24 @@ void vm_request_exit(struct vm *vm, int status)
 	vm->exit_request_ns = now_ns();
 	for (unsigned i = 0; i < vm->n_vcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
+	/* Parked vCPUs and vm_pause() callers wait on run_cond. */
+	pthread_mutex_lock(&vm->run_lock);
+	pthread_cond_broadcast(&vm->run_cond);
+	pthread_mutex_unlock(&vm->run_lock);
 	evloop_stop(&vm->loop);
 }
 
 int vm_run(struct vm *vm)
 {
 	sigset_t set, old;
-	int ret;
 
 	/* vCPU threads unblock SIGUSR1 themselves; the main thread keeps it
 	 * blocked so a kick never lands here. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
-	for (unsigned i = 0; i < vm->n_vcpus; i++) {
-		struct vcpu *vcpu = &vm->vcpus[i];
-		ret = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
-		if (ret) {
-			log_error("vcpu%u: cannot start thread: %s", i, strerror(ret));
-			vm_request_exit(vm, VMM_EXIT_FAULT);
-			break;
-		}
-		vcpu->thread_started = true;
-	}
+	if (!vm->defer_vcpus)
+		vm_start_vcpus(vm);
 	if (!atomic_load(&vm->stopping))
 		evloop_run(&vm->loop);
 	for (unsigned i = 0; i < vm->n_vcpus; i++) {

@@ -22,11 +22,14 @@ enum vmm_exit_code {
 	VMM_EXIT_FAULT = 1,	/* guest fault, KVM error, internal error */
 	VMM_EXIT_USAGE = 2,	/* bad command line or input file */
 	VMM_EXIT_NO_KVM = 3,	/* /dev/kvm missing or not accessible */
+	VMM_EXIT_MIGRATION = 4,	/* incoming migration failed (destination) */
 };
 
 struct vm;
 struct platform;
 struct vf_device;
+struct mig_registry;
+struct migration;
 
 struct vcpu {
 	struct vm *vm;
@@ -59,9 +62,24 @@ struct vm {
 	unsigned n_vfs;
 	unsigned next_mmio_window;	/* device windows handed out so far */
 
-	/* Pages the VMM itself wrote (dirty.c); KVM's log misses them. */
-	uint64_t *vmm_dirty;
-	size_t vmm_dirty_words;
+	/* Pause/resume of all vCPUs (migration, the control socket). vCPUs
+	 * run while pause_count is 0; a paused vCPU is parked outside KVM_RUN
+	 * with its last MMIO/PIO exit completed, so its state can be read. */
+	pthread_mutex_t run_lock;
+	pthread_cond_t run_cond;
+	unsigned pause_count;
+	atomic_bool pause_req;
+	unsigned n_parked;
+	unsigned n_started;
+	bool defer_vcpus;	/* vm_run() does not start vCPUs (incoming) */
+
+	/* Pages the VMM itself wrote into guest RAM (KVM does not log those):
+	 * one bit per page, set by vm_mark_dirty(), taken by migration. */
+	_Atomic uint64_t *vmm_dirty;
+	uint64_t n_pages;
+
+	struct mig_registry *mig_devices;	/* device-state registry */
+	struct migration *mig;			/* outgoing/incoming migration */
 
 	/* Lifecycle: the first vm_request_exit() wins and stops everything. */
 	atomic_bool stopping;
@@ -91,14 +109,21 @@ uint64_t vm_alloc_mmio_window(struct vm *vm);
  * the range is not wholly RAM. Use this for every guest-supplied address. */
 void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
 
-/* dirty.c: the VMM-side dirty bitmap. vm_mark_dirty() is called for every
- * write a device model makes into guest memory (any thread, lock-free);
- * vm_dirty_collect() ORs the bitmap into `out` (one bit per 4 KiB page) and
- * clears it. */
-int vm_dirty_init(struct vm *vm);
-void vm_dirty_free(struct vm *vm);
+/* Records that the VMM wrote [gpa, gpa + len) of guest RAM (any thread).
+ * Every device that writes guest memory through vm->ram calls this, or the
+ * write is lost when the VM migrates. */
 void vm_mark_dirty(struct vm *vm, uint64_t gpa, uint64_t len);
-void vm_dirty_collect(struct vm *vm, uint64_t *out, size_t words);
+/* Moves the VMM-side dirty bits into `bitmap` (ORed in, one bit per page,
+ * n_pages bits) and clears them. */
+void vm_take_vmm_dirty(struct vm *vm, uint64_t *bitmap);
+
+/* Pause all vCPUs (nested: each vm_pause needs a vm_resume). Returns once
+ * every started vCPU is parked, or -ECANCELED when the VM is stopping. */
+int vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+bool vm_is_paused(struct vm *vm);
+/* Starts the vCPU threads (vm_run does it unless defer_vcpus). Main thread. */
+int vm_start_vcpus(struct vm *vm);
 
 /* vcpu.c */
 int vcpu_create(struct vm *vm, unsigned id);

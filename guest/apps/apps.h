@@ -16,5 +16,7 @@ int app_unclaimed(void);
 int app_consoletest(void);
 int app_vfraw(void);
 int app_regbench(void);
+int app_memcheck(void);
+int app_dirty(void);
 
 #endif

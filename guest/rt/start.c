@@ -47,6 +47,11 @@ void platform_arm_test_irq(uint32_t delay_ms)
 	platform_write(CSC_PLAT_IRQ_TEST, delay_ms);
 }
 
+uint32_t platform_migration_generation(void)
+{
+	return rt_platform_regs[CSC_PLAT_MIGRATED / 4];
+}
+
 uint32_t irq_snapshot(void)
 {
 	return __atomic_load_n(&irq_total, __ATOMIC_ACQUIRE);

@@ -36,6 +36,8 @@ void platform_arm_test_irq(uint32_t delay_ms);
 /* Raise the platform interrupt at clock_us() == deadline_us (or soon
  * after), so that irq_wait() returns by then; cheap to call repeatedly. */
 void platform_wake_at_us(uint64_t deadline_us);
+/* 0 after boot, +1 each time the VM was live-migrated to a new host. */
+uint32_t platform_migration_generation(void);
 
 /* Command line: "key=value key2 ..." tokens. cmdline_get copies the value
  * of key into buf (NUL-terminated) and returns true if the key is present

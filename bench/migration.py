@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Migration benchmark: downtime and total time for 128 MiB, 512 MiB and
+2 GiB guests, idle (memory filled, then verified now and then) and with
+the dirtying app at two rates; the pre-copy transfer rate of round 0
+compared with a plain loopback TCP copy of the same number of bytes in the
+same run. Prints a table. Run by `make bench`."""
+import os
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integration"))
+BUILD = os.environ.get("COMPSC_BUILD", "build")
+os.environ.setdefault("COMPSC_VMM", os.path.join(BUILD, "vmm", "compsc-vmm"))
+os.environ.setdefault("COMPSC_GUEST", os.path.join(BUILD, "guest", "compsc-guest.elf"))
+import harness  # noqa: E402
+harness.VMM = os.environ["COMPSC_VMM"]
+harness.GUEST = os.environ["COMPSC_GUEST"]
+import miglib  # noqa: E402
+miglib.VMM, miglib.GUEST = harness.VMM, harness.GUEST
+from miglib import Api, Vmm, tmpdir  # noqa: E402
+
+
+def loopback_rate(nbytes):
+    """Bytes/s of a plain TCP copy of nbytes over loopback (one stream)."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    got = [0]
+
+    def sink():
+        c, _ = ls.accept()
+        buf = bytearray(1 << 20)
+        while True:
+            n = c.recv_into(buf)
+            if not n:
+                break
+            got[0] += n
+        c.close()
+    th = threading.Thread(target=sink)
+    th.start()
+    s = socket.create_connection(("127.0.0.1", ls.getsockname()[1]))
+    chunk = memoryview(os.urandom(1 << 22))
+    t0 = time.perf_counter()
+    left = nbytes
+    while left > 0:
+        n = min(left, len(chunk))
+        s.sendall(chunk[:n])
+        left -= n
+    s.close()
+    th.join()
+    dt = time.perf_counter() - t0
+    ls.close()
+    return got[0] / dt
+
+
+def one(tmp, name, mem, cmdline):
+    a = Vmm(tmp, name + "-a", mem=mem, cmdline=cmdline)
+    b = Vmm(tmp, name + "-b", mem=mem, incoming=True)
+    try:
+        if not a.wait_out(r"(memcheck|dirty): .* filled|panic", 120) or a.wait_out("panic", 0):
+            return None, a.log()
+        time.sleep(1.0)
+        api = Api(a.sock)
+        api.cmd("migrate", uri=f"tcp:127.0.0.1:{b.port}", **{"downtime-ms": 300})
+        fin = api.wait_final(300)
+        if not fin or fin["status"] != "completed":
+            return None, f"{fin}\n{a.log()}{b.log()}"
+        if not b.wait_out(r"migrated \(generation 1\): \d+ pages verified, 0 bad", 60):
+            return None, "guest verification failed\n" + b.log()
+        return fin, ""
+    finally:
+        a.stop()
+        b.stop()
+
+
+def main():
+    sizes = [("128M", 32), ("512M", 128), ("2G", 512)]
+    loads = [("idle", None), ("dirty 5k pg/s", 5000), ("dirty 50k pg/s", 50000)]
+    rows = []
+    with tmpdir() as tmp:
+        for mem, fill in sizes:
+            for lname, rate in loads:
+                if rate is None:
+                    cmd = f"app=memcheck size={fill} report-ms=5000"
+                else:
+                    cmd = f"app=dirty rate={rate} size={min(fill, 256)} report-ms=5000"
+                fin, diag = one(tmp, f"{mem}-{rate}", mem, cmd)
+                if not fin:
+                    print(f"{mem} {lname}: FAILED\n{diag}", file=sys.stderr)
+                    rows.append((mem, lname, None))
+                    continue
+                r0 = fin["rounds"][0]
+                mig_rate = r0["bytes"] / (r0["ms"] / 1000) if r0["ms"] else 0
+                base = loopback_rate(r0["bytes"])
+                rows.append((mem, lname, fin, mig_rate, base))
+    print("Live migration, source and destination on one host (loopback TCP)")
+    print(f"{'RAM':>5} {'workload':<15} {'total ms':>9} {'downtime ms':>11} {'rounds':>6} {'sent MiB':>9} "
+          f"{'round0 MiB/s':>12} {'loopback MiB/s':>14} {'ratio':>6} {'dirty pg/s':>10}")
+    for row in rows:
+        mem, lname, fin = row[:3]
+        if not fin:
+            print(f"{mem:>5} {lname:<15} FAILED")
+            continue
+        mig_rate, base = row[3], row[4]
+        print(f"{mem:>5} {lname:<15} {fin['total-time-ms']:>9.0f} {fin.get('downtime-ms', 0):>11.1f} "
+              f"{len(fin['rounds']):>6} {fin['transferred-bytes'] / 2**20:>9.1f} {mig_rate / 2**20:>12.0f} "
+              f"{base / 2**20:>14.0f} {mig_rate / base if base else 0:>6.2f} {fin['dirty-rate-pages-per-s']:>10}")
+    print("round0 = the first pre-copy round (all RAM; never-touched pages sent as zero runs);"
+          " loopback = one Python TCP stream copying the same bytes in this run.")
+    return 0 if all(r[2] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

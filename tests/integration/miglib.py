@@ -1,0 +1,283 @@
+"""Helpers for migration tests: VMM processes with control sockets, a
+control-socket client, and a TCP proxy that injects faults into the
+migration stream (corrupt a byte, truncate, cut, black-hole)."""
+import json
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+from harness import GUEST, VMM
+
+COMPSC = os.environ.get("COMPSC_CLI", os.path.join(os.path.dirname(VMM), "..", "tools", "compsc"))
+
+
+class Vmm:
+    """One compsc-vmm with --api; stdout/stderr collected line by line."""
+
+    def __init__(self, tmp, name, mem="128M", cmdline="app=memcheck report-ms=200", incoming=False,
+                 extra=None):
+        self.name = name
+        self.sock = os.path.join(tmp, f"{name}.sock")
+        args = [VMM, "--guest", GUEST, "--mem", mem, "--api", self.sock, "--log-level", "info"]
+        if incoming:
+            args += ["--incoming", "tcp:127.0.0.1:0"]
+        else:
+            args += ["--cmdline", cmdline]
+        self.p = subprocess.Popen(args + (extra or []), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, errors="replace")
+        self.out, self.err = [], []
+        self.cond = threading.Condition()
+        self.threads = [threading.Thread(target=self._reader, args=(self.p.stdout, self.out), daemon=True),
+                        threading.Thread(target=self._reader, args=(self.p.stderr, self.err), daemon=True)]
+        for t in self.threads:
+            t.start()
+        self.port = None
+        if incoming:
+            m = self.wait_err(r"listening on .* \(port (\d+)\)", 10)
+            self.port = int(m.group(1)) if m else None
+        deadline = time.time() + 10
+        while not os.path.exists(self.sock) and time.time() < deadline and self.p.poll() is None:
+            time.sleep(0.01)
+
+    def _reader(self, stream, lines):
+        for line in stream:
+            with self.cond:
+                lines.append(line.rstrip("\n"))
+                self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def _wait(self, lines, pattern, timeout, start=0):
+        rx = re.compile(pattern)
+        deadline = time.time() + timeout
+        with self.cond:
+            i = start
+            while True:
+                while i < len(lines):
+                    m = rx.search(lines[i])
+                    if m:
+                        return m
+                    i += 1
+                left = deadline - time.time()
+                if left <= 0 or (self.p.poll() is not None and
+                                 all(not t.is_alive() for t in self.threads)):
+                    return None
+                self.cond.wait(min(left, 0.1))
+
+    def wait_out(self, pattern, timeout=10, start=0):
+        return self._wait(self.out, pattern, timeout, start)
+
+    def wait_err(self, pattern, timeout=10, start=0):
+        return self._wait(self.err, pattern, timeout, start)
+
+    def alive_after(self, timeout=5):
+        """True if the guest prints a new heartbeat line from now on."""
+        with self.cond:
+            start = len(self.out)
+        return self.wait_out(r"alive at \d+ ms: check \d+ ok", timeout, start) is not None
+
+    def wait_exit(self, timeout=10):
+        try:
+            return self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGKILL)
+            self.p.wait(5)
+
+    def stop(self):
+        if self.p.poll() is None:
+            try:
+                Api(self.sock).cmd("quit")
+            except OSError:
+                pass
+            if self.wait_exit(5) is None:
+                self.kill()
+        for t in self.threads:
+            t.join(2)
+
+    def log(self):
+        with self.cond:
+            return (f"--- {self.name} exit {self.p.poll()}\n--- stdout\n" + "\n".join(self.out[-30:]) +
+                    "\n--- stderr\n" + "\n".join(self.err[-30:]) + "\n")
+
+
+class Api:
+    def __init__(self, path, timeout=10):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(timeout)
+        self.s.connect(path)
+        self.buf = b""
+        self.events = []
+        self.greeting = self.read()
+
+    def read(self, timeout=10):
+        self.s.settimeout(timeout)
+        while b"\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise EOFError("control socket closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def raw(self, data):
+        self.s.sendall(data)
+        return self.reply()
+
+    def reply(self, timeout=10):
+        while True:
+            m = self.read(timeout)
+            if "event" in m:
+                self.events.append(m)
+                continue
+            return m
+
+    def cmd(self, name, **args):
+        msg = {"execute": name}
+        if args:
+            msg["arguments"] = args
+        self.s.sendall(json.dumps(msg).encode() + b"\n")
+        return self.reply()
+
+    def wait_event(self, pred, timeout=20):
+        deadline = time.time() + timeout
+        for e in self.events:
+            if pred(e):
+                return e
+        while time.time() < deadline:
+            try:
+                m = self.read(max(0.05, deadline - time.time()))
+            except socket.timeout:
+                return None
+            except (EOFError, OSError):
+                return None
+            if "event" in m:
+                self.events.append(m)
+                if pred(m):
+                    return m
+        return None
+
+    def wait_final(self, timeout=30):
+        e = self.wait_event(lambda e: e["event"] == "MIGRATION" and
+                            e["data"]["status"] in ("completed", "failed", "cancelled"), timeout)
+        return e["data"] if e else None
+
+    def wait_stage(self, stage, timeout=20):
+        return self.wait_event(lambda e: e["event"] == "MIGRATION" and e["data"]["stage"] == stage, timeout)
+
+    def close(self):
+        self.s.close()
+
+
+class Proxy:
+    """TCP proxy between a source and a destination.
+    mode None: forward; "corrupt": flip a byte at offset `at` of the
+    source->destination stream; "truncate": forward `at` bytes to the
+    destination, then end that direction (EOF mid-record), keep the other;
+    "cut": after `at` bytes close both connections abruptly;
+    "blackhole": after `at` bytes stop forwarding, keep connections open
+    until close()."""
+
+    def __init__(self, target_port, mode=None, at=0):
+        self.target = target_port
+        self.mode, self.at = mode, at
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(1)
+        self.port = self.ls.getsockname()[1]
+        self.stop = False
+        self.triggered = threading.Event()
+        self.conns = []
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        try:
+            a, _ = self.ls.accept()
+        except OSError:
+            return
+        b = socket.create_connection(("127.0.0.1", self.target))
+        self.conns = [a, b]
+        sent = 0
+        a_open = True
+        while not self.stop:
+            r, _, _ = select.select([a, b] if a_open else [b], [], [], 0.1)
+            for s in r:
+                try:
+                    data = s.recv(65536)
+                except OSError:
+                    data = b""
+                if s is a:
+                    if not data:
+                        b.shutdown(socket.SHUT_WR)
+                        a_open = False
+                        continue
+                    if self.mode and sent + len(data) > self.at and not self.triggered.is_set():
+                        cut = self.at - sent
+                        if self.mode == "corrupt":
+                            data = data[:cut] + bytes([data[cut] ^ 0x5a]) + data[cut + 1:]
+                            self.triggered.set()
+                        elif self.mode == "truncate":
+                            b.sendall(data[:cut])
+                            b.shutdown(socket.SHUT_WR)
+                            self.triggered.set()
+                            a_open = False
+                            continue
+                        elif self.mode == "cut":
+                            b.sendall(data[:cut])
+                            self.triggered.set()
+                            for c in (a, b):
+                                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                                c.close()
+                            return
+                        elif self.mode == "blackhole":
+                            b.sendall(data[:cut])
+                            self.triggered.set()
+                            while not self.stop:
+                                time.sleep(0.05)
+                            break
+                    elif self.triggered.is_set() and self.mode == "truncate":
+                        continue
+                    sent += len(data)
+                    b.sendall(data)
+                else:
+                    if not data:
+                        try:
+                            a.shutdown(socket.SHUT_WR)
+                        except OSError:
+                            pass
+                        self.stop = True
+                        break
+                    try:
+                        a.sendall(data)
+                    except OSError:
+                        pass
+        time.sleep(0.2)
+        for c in self.conns:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self.stop = True
+        self.ls.close()
+        self.t.join(3)
+
+
+def tmpdir():
+    return tempfile.TemporaryDirectory(prefix="compsc-mig-")
+
+
+def run_cli(args, timeout=60):
+    p = subprocess.run([COMPSC] + args, capture_output=True, text=True, timeout=timeout)
+    return p

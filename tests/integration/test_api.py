@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""The control socket under hostile input: malformed JSON, over-long
+lines, unknown commands, wrong argument types get error replies, and the
+VMM keeps serving (and running its guest)."""
+import json
+import socket
+
+from harness import Tap, kvm_problem
+from miglib import Api, Vmm, run_cli, tmpdir
+
+t = Tap()
+CHECKS = ["greeting lists the commands", "malformed JSON: error reply", "a 200 KB line: one error, then served",
+          "non-object and missing execute: error replies", "unknown command: CommandNotFound",
+          "migrate with bad arguments: error replies", "pause stops the guest, resume restarts it",
+          "query-migrate before any migration: status none", "compsc status prints the VM state",
+          "the guest kept running through all of it", "quit ends the VMM with status 0"]
+problem = kvm_problem()
+if problem:
+    for c in CHECKS:
+        t.skip(c, problem)
+    t.done()
+
+with tmpdir() as tmp:
+    v = Vmm(tmp, "api")
+    try:
+        v.wait_out(r"alive at", 10)
+        api = Api(v.sock)
+        t.ok("migrate" in api.greeting["greeting"]["commands"], CHECKS[0], api.greeting)
+        r = api.raw(b'{"execute": "status",,}\n')
+        t.ok("malformed JSON" in r.get("error", {}).get("desc", ""), CHECKS[1], r)
+        api.s.sendall(b"x" * 200000 + b"\n")
+        r1 = api.reply()
+        r2 = api.cmd("status")
+        t.ok("line too long" in r1.get("error", {}).get("desc", "") and r2["return"]["state"] == "running",
+             CHECKS[2], f"{r1} {r2}")
+        r1 = api.raw(b"[1, 2, 3]\n")
+        r2 = api.raw(b'{"arguments": {}}\n')
+        t.ok("error" in r1 and "error" in r2, CHECKS[3], f"{r1} {r2}")
+        r = api.raw(b'{"execute": "format-disk", "id": 7}\n')
+        t.ok(r.get("error", {}).get("class") == "CommandNotFound" and r.get("id") == 7, CHECKS[4], r)
+        bad = [api.cmd("migrate"), api.cmd("migrate", uri="udp:1.2.3.4:5"),
+               api.cmd("migrate", uri="tcp:127.0.0.1:1", **{"downtime-ms": "soon"}),
+               api.cmd("migrate", uri="tcp:127.0.0.1:1", colour="blue"),
+               api.cmd("migrate", uri="tcp:127.0.0.1:1", **{"stall-stage": "lunch"}),
+               api.raw(b'{"execute": "migrate", "arguments": [1]}\n')]
+        t.ok(all("error" in r for r in bad), CHECKS[5], bad)
+        api.cmd("pause")
+        st = api.cmd("status")["return"]["state"]
+        paused_quiet = not v.alive_after(1)
+        api.cmd("resume")
+        t.ok(st == "paused" and paused_quiet and v.alive_after(3), CHECKS[6], f"{st} {paused_quiet}\n{v.log()}")
+        r = api.cmd("query-migrate")
+        t.ok(r["return"]["status"] == "none", CHECKS[7], r)
+        r = run_cli(["status", v.sock])
+        t.ok(r.returncode == 0 and json.loads(r.stdout)["state"] == "running", CHECKS[8], r.stdout + r.stderr)
+        t.ok(v.alive_after(3) and v.p.poll() is None, CHECKS[9], v.log())
+        api.cmd("quit")
+        t.ok(v.wait_exit(5) == 0, CHECKS[10], v.log())
+    finally:
+        v.stop()
+t.done()

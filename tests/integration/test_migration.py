@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Live migration between two compsc-vmm on loopback: idle guest there and
+back with memory verified by the guest, a dirtying guest (converges, or hits
+the round limit and still completes), the compsc command line, the device
+registry (state arrives on the destination)."""
+import json
+import re
+
+from harness import Tap, kvm_problem
+from miglib import Api, Vmm, run_cli, tmpdir
+
+t = Tap()
+CHECKS = [
+    "idle VM migrates A -> B with compsc migrate (report: downtime, rounds, stages)",
+    "A exits 0 after commitment, saying where the VM went",
+    "B: the guest sees generation 1 and verifies all its memory",
+    "B keeps running the guest (heartbeat after the move), clock monotonic",
+    "VM migrates back B -> C: generation 2, memory verified, B exits 0",
+    "destination status answers with state running after activation",
+    "dirtying guest (20000 pages/s) converges and completes, memory verified",
+    "dirtying guest with a 1 ms budget stops at max-rounds and still completes",
+    "device state travels: testdev value arrives on the destination",
+]
+problem = kvm_problem()
+if problem:
+    for c in CHECKS:
+        t.skip(c, problem)
+    t.done()
+
+
+def guest_moved(vm, gen, timeout=10):
+    return vm.wait_out(rf"memcheck: migrated \(generation {gen}\): (\d+) pages verified, 0 bad", timeout) or \
+        vm.wait_out(rf"dirty: migrated \(generation {gen}\): (\d+) pages verified, 0 bad", 0.1)
+
+
+with tmpdir() as tmp:
+    a = Vmm(tmp, "a", cmdline="app=memcheck size=32 report-ms=200")
+    b = Vmm(tmp, "b", incoming=True)
+    c = Vmm(tmp, "c", incoming=True)
+    try:
+        a.wait_out(r"alive at", 10)
+        r = run_cli(["migrate", a.sock, "--to", f"tcp:127.0.0.1:{b.port}", "--json"])
+        rep = {}
+        try:
+            rep = json.loads(r.stdout)
+        except ValueError:
+            pass
+        t.ok(r.returncode == 0 and rep.get("status") == "completed" and rep.get("downtime-ms", 0) > 0
+             and len(rep.get("rounds", [])) >= 2 and rep["stage-ms"]["iterative-pre-copy"] > 0
+             and rep["transferred-bytes"] > 32 << 20, CHECKS[0], f"{r.stdout}\n{r.stderr}\n{a.log()}{b.log()}")
+        rc = a.wait_exit(10)
+        t.ok(rc == 0 and a.wait_err(rf"the VM now runs at tcp:127.0.0.1:{b.port}", 1), CHECKS[1], a.log())
+        m = guest_moved(b, 1)
+        t.ok(m and int(m.group(1)) == 8192, CHECKS[2], b.log())
+        t.ok(b.alive_after(5) and not b.wait_out("clock went backwards", 0.1)
+             and not a.wait_out("clock went backwards", 0.1), CHECKS[3], b.log())
+        st = Api(b.sock).cmd("status")["return"]
+        r = run_cli(["migrate", b.sock, "--to", f"tcp:127.0.0.1:{c.port}"])
+        m = guest_moved(c, 2)
+        t.ok(r.returncode == 0 and "downtime" in r.stdout and "time per stage" in r.stdout and m
+             and b.wait_exit(10) == 0 and c.alive_after(5), CHECKS[4], f"{r.stdout}\n{r.stderr}\n{b.log()}{c.log()}")
+        t.ok(st["state"] == "running" and st["migration"]["status"] == "completed"
+             and st["migration"]["stage"] == "activation", CHECKS[5], st)
+    finally:
+        for v in (a, b, c):
+            v.stop()
+
+    # A guest that keeps dirtying memory while it is copied.
+    a = Vmm(tmp, "d1", cmdline="app=dirty rate=20000 size=48 report-ms=200")
+    b = Vmm(tmp, "d2", incoming=True)
+    try:
+        a.wait_out(r"alive at", 10)
+        api = Api(a.sock)
+        rep = api.cmd("migrate", uri=f"tcp:127.0.0.1:{b.port}", **{"downtime-ms": 300})
+        fin = api.wait_final(60)
+        ok = fin and fin["status"] == "completed"
+        m = b.wait_out(r"dirty: migrated \(generation 1\): \d+ pages verified, 0 bad", 10)
+        t.ok(ok and m and b.alive_after(5) and fin["rounds"][1]["pages"] > 0, CHECKS[6],
+             f"{fin}\n{a.log()}{b.log()}")
+    finally:
+        a.stop()
+        b.stop()
+
+    a = Vmm(tmp, "e1", cmdline="app=dirty rate=50000 size=48 report-ms=200")
+    b = Vmm(tmp, "e2", incoming=True)
+    try:
+        a.wait_out(r"alive at", 10)
+        api = Api(a.sock)
+        api.cmd("migrate", uri=f"tcp:127.0.0.1:{b.port}", **{"downtime-ms": 1, "max-rounds": 3,
+                                                              "bandwidth": "200M"})
+        fin = api.wait_final(60)
+        m = b.wait_out(r"dirty: migrated \(generation 1\): \d+ pages verified, 0 bad", 10)
+        t.ok(fin and fin["status"] == "completed" and len(fin["rounds"]) == 5 and m
+             and a.wait_err(r"pre-copy ends after round 3: round limit", 1), CHECKS[7],
+             f"{fin}\n{a.log()}{b.log()}")
+    finally:
+        a.stop()
+        b.stop()
+
+    a = Vmm(tmp, "f1", extra=["--test-device", "4242"])
+    b = Vmm(tmp, "f2", incoming=True, extra=["--test-device", "0"])
+    try:
+        a.wait_out(r"alive at", 10)
+        api = Api(a.sock)
+        api.cmd("migrate", uri=f"tcp:127.0.0.1:{b.port}")
+        fin = api.wait_final(30)
+        t.ok(fin and fin["status"] == "completed" and b.wait_err(r"testdev: value 4242 arrived", 5)
+             and guest_moved(b, 1), CHECKS[8], f"{fin}\n{a.log()}{b.log()}")
+    finally:
+        a.stop()
+        b.stop()
+
+# Network traffic during migration (UDP sequence stream, iperf) needs the
+# virtio-net branch: the hook is the MIGRATED generation the guest sees
+# (gratuitous ARP on activation); tests arrive with that merge.
+t.done()

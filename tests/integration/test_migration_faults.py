@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""Failure injection: until commitment the source VM is the VM. In every
+case the source keeps running (its guest keeps printing, its control socket
+answers) and the destination exits non-zero with a clear message."""
+import hashlib
+import hmac
+import os
+import socket
+import struct
+
+from harness import Tap, kvm_problem
+from miglib import Api, Proxy, Vmm, tmpdir
+
+t = Tap()
+CANCEL_STAGES = ["pre-migration", "reservation", "iterative-pre-copy", "stop-and-copy", "commitment"]
+CASES = (["destination killed in iterative-pre-copy", "destination killed in stop-and-copy",
+          "connection cut mid-stream", "connection black-holed (source times out)",
+          "destination with the wrong memory size", "destination without a needed device",
+          "wrong migration token"]
+         + [f"cancel in {s}" for s in CANCEL_STAGES]
+         + ["cancel when nothing is migrating is an error",
+            "corrupted record (checksum)", "truncated stream"])
+HOSTILE = ["hostile stream: bad magic", "hostile stream: unknown mandatory record type",
+           "hostile stream: RAM outside guest memory", "hostile stream: record length past the limit",
+           "hostile stream: non-canonical rip in CPU_REGS"]
+problem = kvm_problem()
+if problem:
+    for c in CASES + HOSTILE:
+        t.skip(c, problem)
+    t.done()
+
+
+def scenario(tmp, name, action, migrate=None, src_cmd="app=memcheck size=16 report-ms=200", src_extra=None,
+             dst_extra=None, dst_mem="128M", expect_dst=None, expect_src=None, status="failed", proxy=None):
+    a = Vmm(tmp, name + "-src", cmdline=src_cmd, extra=src_extra)
+    b = Vmm(tmp, name + "-dst", incoming=True, mem=dst_mem, extra=dst_extra)
+    px = None
+    diag = ""
+    try:
+        a.wait_out(r"alive at", 10)
+        port = b.port
+        if proxy:
+            px = Proxy(b.port, *proxy)
+            port = px.port
+        api = Api(a.sock)
+        rep = api.cmd("migrate", uri=f"tcp:127.0.0.1:{port}", **(migrate or {}))
+        extra_ok = action(a, b, api, px) if action else True
+        fin = api.wait_final(40)
+        if px:
+            px.close()
+        rc = b.wait_exit(15)
+        st = Api(a.sock).cmd("status").get("return", {})
+        alive = a.alive_after(5)
+        ok = (rep == {"return": {}} and fin is not None and fin["status"] == status and extra_ok
+              and alive and st.get("state") == "running" and rc not in (None, 0) and a.p.poll() is None)
+        if ok and expect_src:
+            ok = expect_src in fin.get("error", "")
+        if ok and expect_dst:
+            ok = rc == 4 and b.wait_err(expect_dst, 1) is not None
+        diag = f"reply {rep}\nfinal {fin}\nstatus {st}\nalive {alive} dst rc {rc}\n{a.log()}{b.log()}"
+        return ok, diag
+    finally:
+        if px:
+            px.close()
+        a.stop()
+        b.stop()
+
+
+def kill_in(stage):
+    def act(a, b, api, px):
+        ok = api.wait_stage(stage, 20) is not None
+        b.kill()
+        return ok
+    return act
+
+
+def cancel_in(stage):
+    def act(a, b, api, px):
+        ok = api.wait_stage(stage, 20) is not None
+        r = api.cmd("migrate-cancel")
+        return ok and r == {"return": {}}
+    return act
+
+
+with tmpdir() as tmp:
+    ok, d = scenario(tmp, "k1", kill_in("iterative-pre-copy"), {"bandwidth": "20M"},
+                     src_cmd="app=dirty rate=5000 size=48 report-ms=200", expect_src="")
+    t.ok(ok, CASES[0], d)
+    ok, d = scenario(tmp, "k2", kill_in("stop-and-copy"), {"stall-stage": "stop-and-copy", "stall-ms": 1500})
+    t.ok(ok, CASES[1], d)
+    ok, d = scenario(tmp, "cut", None, proxy=("cut", 3 << 20),
+                     expect_dst=r"incoming migration failed during .*(closed the connection|Connection reset)")
+    t.ok(ok, CASES[2], d)
+
+    def blackhole(a, b, api, px):
+        fin = api.wait_final(20)
+        return fin is not None and "timed out" in fin.get("error", "")
+    ok, d = scenario(tmp, "bh", blackhole, {"timeout-ms": 1000}, proxy=("blackhole", 3 << 20))
+    t.ok(ok, CASES[3], d)
+    ok, d = scenario(tmp, "mem", None, dst_mem="64M", expect_src="memory size differs",
+                     expect_dst=r"failed during reservation: memory size differs: source 128 MiB, destination 64 MiB")
+    t.ok(ok, CASES[4], d)
+    ok, d = scenario(tmp, "dev", None, src_extra=["--test-device", "1"], expect_src="device 'testdev'",
+                     expect_dst=r"failed during reservation: device 'testdev' .* missing on the destination")
+    t.ok(ok, CASES[5], d)
+    ok, d = scenario(tmp, "tok", None, dst_extra=["--migration-token", "other-secret"],
+                     expect_src="authentication failed", expect_dst=r"authentication failed")
+    t.ok(ok, CASES[6], d)
+    for i, stage in enumerate(CANCEL_STAGES):
+        ok, d = scenario(tmp, f"c{i}", cancel_in(stage), {"stall-stage": stage, "stall-ms": 3000},
+                         status="cancelled", expect_dst=r"the source cancelled the migration")
+        t.ok(ok, CASES[7 + i], d)
+
+    a = Vmm(tmp, "nocancel")
+    try:
+        r = Api(a.sock).cmd("migrate-cancel")
+        t.ok("error" in r and "no outgoing migration" in r["error"]["desc"], CASES[12], r)
+    finally:
+        a.stop()
+    ok, d = scenario(tmp, "crc", None, proxy=("corrupt", 2 << 20), expect_src="checksum",
+                     expect_dst=r"bad stream: record RAM .*checksum mismatch")
+    t.ok(ok, CASES[13], d)
+    ok, d = scenario(tmp, "trunc", None, proxy=("truncate", (3 << 20) + 77),
+                     expect_dst=r"incoming migration failed during iterative-pre-copy: .*(truncated|closed the connection)")
+    t.ok(ok, CASES[14], d)
+
+
+# ---- a hostile source speaking the protocol from Python ------------------------------
+
+def crc32c(data, crc=0):
+    crc ^= 0xffffffff
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 & -(crc & 1))
+    return crc ^ 0xffffffff
+
+
+def rec(rtype, body, flags=1, length=None):
+    hdr = struct.pack("<HHI", rtype, flags, len(body) if length is None else length)
+    return hdr + body + struct.pack("<I", crc32c(hdr + body))
+
+
+def read_rec(s):
+    def need(n):
+        buf = b""
+        while len(buf) < n:
+            c = s.recv(n - len(buf))
+            if not c:
+                raise EOFError
+            buf += c
+        return buf
+    rtype, flags, length = struct.unpack("<HHI", need(8))
+    body = need(length)
+    need(4)
+    return rtype, body
+
+
+def hostile(tmp, name, payload, expect):
+    b = Vmm(tmp, name, incoming=True)
+    try:
+        s = socket.create_connection(("127.0.0.1", b.port), timeout=10)
+        if payload is None:
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        else:
+            ns = os.urandom(16)
+            s.sendall(b"CSCMIGR\n" + struct.pack("<II", 1, 0))
+            s.sendall(rec(0x0001, ns + struct.pack("<QII", 128 << 20, 1, 4096) + b"\0" * 36))
+            s.recv(16)
+            _, ack = read_rec(s)
+            nd = ack[:16]
+            mac = hmac.new(b"compsc", b"compsc-mig-source" + ns + nd, hashlib.sha256).digest()
+            s.sendall(rec(0x0003, mac))
+            s.sendall(rec(0x0004, struct.pack("<QII", 128 << 20, 1, 1) + b"platform".ljust(32, b"\0")
+                          + struct.pack("<I", 1)))
+            read_rec(s)
+            s.sendall(rec(0x0010, struct.pack("<I", 0)) + payload)
+        rc = b.wait_exit(10)
+        return rc == 4 and b.wait_err(expect, 1) is not None, b.log()
+    finally:
+        b.stop()
+
+
+with tmpdir() as tmp:
+    ok, d = hostile(tmp, "h0", None, r"bad stream: bad stream magic")
+    t.ok(ok, HOSTILE[0], d)
+    ok, d = hostile(tmp, "h1", rec(0x7777, b"x" * 10), r"unknown mandatory record type 0x7777")
+    t.ok(ok, HOSTILE[1], d)
+    ok, d = hostile(tmp, "h2", rec(0x0011, struct.pack("<QII", (128 << 20) - 4096, 2, 0) + b"\1" * 8192),
+                    r"lie outside guest RAM")
+    t.ok(ok, HOSTILE[2], d)
+    ok, d = hostile(tmp, "h3", rec(0x0011, b"", length=0xfffffff0), r"claims 4294967280 bytes")
+    t.ok(ok, HOSTILE[3], d)
+    regs = struct.pack("<18Q", *([0] * 16 + [0x8000000000000000, 2]))
+    ok, d = hostile(tmp, "h4", rec(0x0021, struct.pack("<II", 0, 0) + regs), r"not canonical")
+    t.ok(ok, HOSTILE[4], d)
+
+t.done()

@@ -1,0 +1,341 @@
+/* compsc: the command line for CompSC VMs.
+ *
+ *   compsc status VM
+ *   compsc migrate VM --to tcp:HOST:PORT [--downtime-ms N] [--bandwidth B]
+ *                     [--max-rounds N] [--json]
+ *   compsc cancel VM
+ *   compsc quit VM
+ *
+ * VM is the path of a compsc-vmm control socket (--api PATH). migrate shows
+ * a live progress line (stage, round, transferred, remaining, dirty rate)
+ * and ends with a report: total time, downtime (source pause to
+ * destination resume, both CLOCK_MONOTONIC on one host, reported by the
+ * destination to the source), bytes and pages per round, time per stage.
+ * Exit status: 0 success, 1 the operation failed, 2 usage. */
+#include <errno.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+struct conn {
+	int fd;
+	char buf[1 << 20];
+	size_t len;
+};
+
+static int usage(void)
+{
+	fprintf(stderr,
+		"Usage: compsc status VM\n"
+		"       compsc migrate VM --to tcp:HOST:PORT [--downtime-ms N] [--bandwidth B]\n"
+		"                         [--max-rounds N] [--json]\n"
+		"       compsc cancel VM\n"
+		"       compsc quit VM\n"
+		"VM is a compsc-vmm control socket path (compsc-vmm --api PATH).\n"
+		"B is bytes per second, e.g. 100M.\n");
+	return 2;
+}
+
+static int conn_open(struct conn *c, const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+
+	if (strlen(path) >= sizeof(a.sun_path)) {
+		fprintf(stderr, "compsc: %s: path too long\n", path);
+		return -1;
+	}
+	strcpy(a.sun_path, path);
+	c->len = 0;
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		fprintf(stderr, "compsc: cannot connect to %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Next message, waiting up to timeout_ms (-1 forever). NULL on timeout
+ * (*eof false) or end of connection (*eof true). */
+static json_t *conn_next(struct conn *c, int timeout_ms, bool *eof)
+{
+	*eof = false;
+	for (;;) {
+		char *nl = memchr(c->buf, '\n', c->len);
+		if (nl) {
+			json_t *msg = json_loadb(c->buf, (size_t)(nl - c->buf), 0, NULL);
+			size_t used = (size_t)(nl - c->buf) + 1;
+			memmove(c->buf, c->buf + used, c->len - used);
+			c->len -= used;
+			if (msg)
+				return msg;
+			continue;
+		}
+		if (c->len == sizeof(c->buf))
+			c->len = 0;
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+		int r = poll(&pfd, 1, timeout_ms);
+		if (r == 0)
+			return NULL;
+		ssize_t n = r < 0 ? -1 : read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+		if (n <= 0) {
+			*eof = true;
+			return NULL;
+		}
+		c->len += (size_t)n;
+	}
+}
+
+static int conn_send(struct conn *c, json_t *msg)
+{
+	char *t = json_dumps(msg, JSON_COMPACT);
+	int ret = -1;
+
+	if (t) {
+		size_t n = strlen(t);
+		t[n] = '\n';
+		ret = write(c->fd, t, n + 1) == (ssize_t)(n + 1) ? 0 : -1;
+		free(t);
+	}
+	json_decref(msg);
+	return ret;
+}
+
+/* Sends a command and returns its reply (events arriving meanwhile are
+ * handed to on_event). */
+static json_t *command(struct conn *c, json_t *cmd, void (*on_event)(json_t *ev, void *arg), void *arg)
+{
+	bool eof;
+
+	if (conn_send(c, cmd) < 0)
+		return NULL;
+	for (;;) {
+		json_t *m = conn_next(c, 10000, &eof);
+		if (!m)
+			return NULL;
+		if (json_object_get(m, "return") || json_object_get(m, "error"))
+			return m;
+		if (json_object_get(m, "event") && on_event)
+			on_event(m, arg);
+		json_decref(m);
+	}
+}
+
+static const char *error_desc(json_t *reply)
+{
+	const char *d = json_string_value(json_object_get(json_object_get(reply, "error"), "desc"));
+	return d ? d : "no reply";
+}
+
+static double num(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	return json_is_number(v) ? json_number_value(v) : 0;
+}
+
+static void human_bytes(double b, char *out, size_t n)
+{
+	if (b >= 1 << 30)
+		snprintf(out, n, "%.2f GiB", b / (1 << 30));
+	else if (b >= 1 << 20)
+		snprintf(out, n, "%.1f MiB", b / (1 << 20));
+	else
+		snprintf(out, n, "%.0f KiB", b / 1024);
+}
+
+static void progress_line(json_t *p, bool tty)
+{
+	char tx[32], rem[32];
+
+	human_bytes(num(p, "transferred-bytes"), tx, sizeof(tx));
+	human_bytes(num(p, "remaining-bytes"), rem, sizeof(rem));
+	fprintf(stderr, "%s%-18s round %-3.0f transferred %-10s remaining %-10s dirty %.0f pages/s  %.0f ms%s",
+		tty ? "\r" : "", json_string_value(json_object_get(p, "stage")) ?: "?", num(p, "round"), tx, rem,
+		num(p, "dirty-rate-pages-per-s"), num(p, "total-time-ms"), tty ? "\033[K" : "\n");
+	fflush(stderr);
+}
+
+static void report(json_t *p)
+{
+	const char *status = json_string_value(json_object_get(p, "status"));
+	char b[32];
+
+	printf("migration %s: %s -> %s\n", status ? status : "?", "source", json_string_value(json_object_get(p, "peer")) ?: "?");
+	if (json_object_get(p, "error"))
+		printf("  error (%s): %s\n", json_string_value(json_object_get(p, "failed-stage")) ?: "?",
+		       json_string_value(json_object_get(p, "error")));
+	printf("  total time      %.1f ms\n", num(p, "total-time-ms"));
+	if (json_object_get(p, "downtime-ms"))
+		printf("  downtime        %.1f ms (source pause -> destination resume)\n", num(p, "downtime-ms"));
+	else
+		printf("  downtime        unknown\n");
+	human_bytes(num(p, "transferred-bytes"), b, sizeof(b));
+	printf("  transferred     %s, %.0f pages\n", b, num(p, "pages"));
+	json_t *rounds = json_object_get(p, "rounds");
+	printf("  rounds          %zu\n", json_array_size(rounds));
+	printf("  %6s %10s %10s %12s %10s %12s %14s\n", "round", "pages", "zero", "bytes", "ms", "dirtied", "dirty pages/s");
+	size_t i;
+	json_t *r;
+	json_array_foreach(rounds, i, r) {
+		double msr = num(r, "ms");
+		printf("  %6.0f %10.0f %10.0f %12.0f %10.1f %12.0f %14.0f\n", num(r, "round"), num(r, "pages"),
+		       num(r, "zero-pages"), num(r, "bytes"), msr, num(r, "dirty-pages"),
+		       msr > 0 ? num(r, "dirty-pages") * 1000 / msr : 0);
+	}
+	printf("  time per stage:\n");
+	const char *key;
+	json_t *v;
+	json_object_foreach(json_object_get(p, "stage-ms"), key, v)
+		printf("    %-20s %10.1f ms\n", key, json_number_value(v));
+}
+
+struct mig_watch {
+	json_t *final;
+	bool tty, json;
+	double last_line;
+};
+
+static double mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void on_mig_event(json_t *ev, void *arg)
+{
+	struct mig_watch *w = arg;
+	json_t *d = json_object_get(ev, "data");
+	const char *st = json_string_value(json_object_get(d, "status"));
+
+	if (strcmp(json_string_value(json_object_get(ev, "event")) ?: "", "MIGRATION") != 0 || !st)
+		return;
+	if (!w->json)
+		progress_line(d, w->tty);
+	if (strcmp(st, "completed") == 0 || strcmp(st, "failed") == 0 || strcmp(st, "cancelled") == 0) {
+		json_decref(w->final);
+		w->final = json_incref(d);
+	}
+}
+
+static int do_migrate(struct conn *c, int argc, char **argv)
+{
+	json_t *args = json_object();
+	struct mig_watch w = { .tty = isatty(2) };
+
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--json") == 0) {
+			w.json = true;
+			continue;
+		}
+		if (i + 1 >= argc)
+			return usage();
+		const char *v = argv[++i];
+		char *end;
+		if (strcmp(a, "--to") == 0) {
+			json_object_set_new(args, "uri", json_string(v));
+		} else if (strcmp(a, "--bandwidth") == 0) {
+			json_object_set_new(args, "bandwidth", json_string(v));
+		} else if (strcmp(a, "--downtime-ms") == 0 || strcmp(a, "--max-rounds") == 0 ||
+			   strcmp(a, "--max-precopy-ms") == 0 || strcmp(a, "--timeout-ms") == 0) {
+			long long n = strtoll(v, &end, 10);
+			if (*end || n < 0)
+				return usage();
+			json_object_set_new(args, a + 2, json_integer(n));
+		} else {
+			return usage();
+		}
+	}
+	if (!json_object_get(args, "uri"))
+		return usage();
+	json_t *rep = command(c, json_pack("{s:s,s:o}", "execute", "migrate", "arguments", args), on_mig_event, &w);
+	if (!rep || json_object_get(rep, "error")) {
+		fprintf(stderr, "compsc: migrate: %s\n", error_desc(rep));
+		json_decref(rep);
+		return 1;
+	}
+	json_decref(rep);
+	/* Live progress from query-migrate; the end arrives as an event
+	 * (the source exits right after a completed migration). */
+	while (!w.final) {
+		bool eof;
+		json_t *m = conn_next(c, 200, &eof);
+		if (m) {
+			if (json_object_get(m, "event"))
+				on_mig_event(m, &w);
+			else if (json_object_get(m, "return") && !w.json &&
+				 json_object_get(json_object_get(m, "return"), "stage")) {
+				double now = mono();
+				if (w.tty || now - w.last_line >= 1.0) {
+					progress_line(json_object_get(m, "return"), w.tty);
+					w.last_line = now;
+				}
+			}
+			json_decref(m);
+			continue;
+		}
+		if (eof)
+			break;
+		conn_send(c, json_pack("{s:s}", "execute", "query-migrate"));
+	}
+	if (w.tty && !w.json)
+		fputc('\n', stderr);
+	if (!w.final) {
+		fprintf(stderr, "compsc: the source VMM closed the connection before the migration ended\n");
+		return 1;
+	}
+	if (w.json) {
+		char *t = json_dumps(w.final, JSON_INDENT(2));
+		printf("%s\n", t);
+		free(t);
+	} else {
+		report(w.final);
+	}
+	int ok = strcmp(json_string_value(json_object_get(w.final, "status")), "completed") == 0;
+	json_decref(w.final);
+	return ok ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	static struct conn c;
+	bool eof;
+
+	if (argc < 3)
+		return usage();
+	const char *cmd = argv[1], *vm = argv[2];
+	if (strcmp(cmd, "status") && strcmp(cmd, "migrate") && strcmp(cmd, "cancel") && strcmp(cmd, "quit"))
+		return usage();
+	if (conn_open(&c, vm) < 0)
+		return 1;
+	json_t *greeting = conn_next(&c, 5000, &eof);
+	if (!greeting || !json_object_get(greeting, "greeting")) {
+		fprintf(stderr, "compsc: %s is not a compsc-vmm control socket\n", vm);
+		return 1;
+	}
+	json_decref(greeting);
+	if (strcmp(cmd, "migrate") == 0)
+		return do_migrate(&c, argc - 3, argv + 3);
+	if (argc != 3)
+		return usage();
+	const char *exec = strcmp(cmd, "cancel") == 0 ? "migrate-cancel" : cmd;
+	json_t *rep = command(&c, json_pack("{s:s}", "execute", exec), NULL, NULL);
+	if (!rep || json_object_get(rep, "error")) {
+		fprintf(stderr, "compsc: %s: %s\n", cmd, error_desc(rep));
+		return 1;
+	}
+	if (strcmp(cmd, "status") == 0) {
+		char *t = json_dumps(json_object_get(rep, "return"), JSON_INDENT(2));
+		printf("%s\n", t);
+		free(t);
+	}
+	json_decref(rep);
+	return 0;
+}

@@ -1,0 +1,439 @@
+/* Control socket: see api.h and docs/api.md. */
+#include "api.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+#include "migration/devstate.h"
+#include "migration/migration.h"
+#include "options.h"
+#include "vm.h"
+
+struct api;
+
+struct api_client {
+	struct api *api;
+	int fd;
+	size_t len;
+	bool discarding;	/* inside an over-long line */
+	char buf[API_MAX_LINE];
+};
+
+struct api {
+	struct vm *vm;
+	char path[108];
+	int listen_fd;
+	bool user_paused;
+	struct api_client *clients[API_MAX_CLIENTS];
+	enum mig_status last_status;
+	enum mig_stage last_stage;
+};
+
+static void client_close(struct api *api, struct api_client *c)
+{
+	for (int i = 0; i < API_MAX_CLIENTS; i++)
+		if (api->clients[i] == c)
+			api->clients[i] = NULL;
+	evloop_remove(&api->vm->loop, c->fd);
+	close(c->fd);
+	free(c);
+}
+
+/* One line per message. A client that does not keep up loses its
+ * connection instead of blocking the VMM. */
+static bool client_send(struct api_client *c, json_t *msg)
+{
+	char *text = json_dumps(msg, JSON_COMPACT);
+	bool ok = false;
+
+	if (text) {
+		size_t n = strlen(text);
+		text[n] = '\n';
+		ssize_t w = send(c->fd, text, n + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ok = w == (ssize_t)(n + 1);
+		free(text);
+	}
+	return ok;
+}
+
+static void reply(struct api *api, struct api_client *c, json_t *id, json_t *ret)
+{
+	json_t *msg = json_pack("{s:o}", "return", ret ? ret : json_object());
+
+	if (id)
+		json_object_set(msg, "id", id);
+	if (!client_send(c, msg))
+		client_close(api, c);
+	json_decref(msg);
+}
+
+static void reply_error(struct api *api, struct api_client *c, json_t *id, const char *cls, const char *desc)
+{
+	json_t *msg = json_pack("{s:{s:s,s:s}}", "error", "class", cls, "desc", desc);
+
+	if (id)
+		json_object_set(msg, "id", id);
+	if (!client_send(c, msg))
+		client_close(api, c);
+	json_decref(msg);
+}
+
+static void broadcast(struct api *api, const char *event, json_t *data)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	json_t *msg = json_pack("{s:s,s:o,s:{s:I,s:I}}", "event", event, "data", data, "timestamp", "seconds",
+				(json_int_t)ts.tv_sec, "microseconds", (json_int_t)(ts.tv_nsec / 1000));
+	for (int i = 0; i < API_MAX_CLIENTS; i++)
+		if (api->clients[i] && !client_send(api->clients[i], msg))
+			client_close(api, api->clients[i]);
+	json_decref(msg);
+}
+
+static double ms(uint64_t ns)
+{
+	return (double)ns / 1e6;
+}
+
+static json_t *progress_json(const struct mig_progress *p)
+{
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I}",
+			      "status", mig_status_name(p->status), "stage", mig_stage_name(p->stage),
+			      "role", p->status == MIG_STATUS_NONE ? "none" : p->source ? "source" : "destination",
+			      "peer", p->peer, "round", (json_int_t)p->round, "transferred-bytes", (json_int_t)p->bytes,
+			      "pages", (json_int_t)p->pages, "remaining-bytes", (json_int_t)p->remaining_bytes,
+			      "dirty-rate-pages-per-s", (json_int_t)p->dirty_rate, "ram-bytes", (json_int_t)p->ram_size);
+	if (p->start_ns) {
+		uint64_t end = p->end_ns ? p->end_ns : now_ns();
+		json_object_set_new(o, "total-time-ms", json_real(ms(end - p->start_ns)));
+		json_object_set_new(o, "start-ns", json_integer((json_int_t)p->start_ns));
+	}
+	if (p->pause_ns)
+		json_object_set_new(o, "pause-ns", json_integer((json_int_t)p->pause_ns));
+	if (p->resume_ns)
+		json_object_set_new(o, "resume-ns", json_integer((json_int_t)p->resume_ns));
+	if (p->downtime_ns)
+		json_object_set_new(o, "downtime-ms", json_real(ms(p->downtime_ns)));
+	if (p->load_ns)
+		json_object_set_new(o, "destination-load-ms", json_real(ms(p->load_ns)));
+	json_t *stages = json_object();
+	for (int s = 1; s < MIG_STAGE_COUNT; s++)
+		json_object_set_new(stages, mig_stage_name((enum mig_stage)s), json_real(ms(p->stage_ns[s])));
+	json_object_set_new(o, "stage-ms", stages);
+	json_t *rounds = json_array();
+	for (uint32_t i = 0; i < p->n_rounds; i++) {
+		const struct mig_round *r = &p->rounds[i];
+		json_array_append_new(rounds, json_pack("{s:I,s:I,s:I,s:I,s:f,s:I}", "round", (json_int_t)r->round,
+							"pages", (json_int_t)r->pages, "zero-pages",
+							(json_int_t)r->zero_pages, "bytes", (json_int_t)r->bytes,
+							"ms", ms(r->ns), "dirty-pages", (json_int_t)r->dirty_pages));
+	}
+	json_object_set_new(o, "rounds", rounds);
+	if (p->error[0]) {
+		json_object_set_new(o, "error", json_string(p->error));
+		json_object_set_new(o, "failed-stage", json_string(mig_stage_name(p->failed_stage)));
+	}
+	return o;
+}
+
+void api_migration_changed(void *opaque)
+{
+	struct api *api = opaque;
+	struct mig_progress p;
+
+	if (!api)
+		return;
+	mig_get_progress(api->vm, &p);
+	if (p.status == api->last_status && p.stage == api->last_stage)
+		return;
+	api->last_status = p.status;
+	api->last_stage = p.stage;
+	broadcast(api, "MIGRATION", progress_json(&p));
+}
+
+static const char *vm_state(struct api *api)
+{
+	struct mig_progress p;
+
+	mig_get_progress(api->vm, &p);
+	if (p.status == MIG_STATUS_LISTENING || (!p.source && p.status == MIG_STATUS_ACTIVE))
+		return "incoming";
+	if (p.source && p.status == MIG_STATUS_ACTIVE)
+		return "migrating";
+	return api->user_paused ? "paused" : "running";
+}
+
+/* Reads an optional non-negative integer argument; false (with a reply)
+ * when present and not one. Sizes may be strings like "100M". */
+static bool arg_u64(json_t *args, const char *key, uint64_t *out, bool size_ok, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(args, key);
+
+	if (!v)
+		return true;
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		*out = (uint64_t)json_integer_value(v);
+		return true;
+	}
+	if (size_ok && json_is_string(v) && parse_size(json_string_value(v), out) == 0)
+		return true;
+	snprintf(err, errlen, "'%s' must be a non-negative integer%s", key, size_ok ? " or a size like \"100M\"" : "");
+	return false;
+}
+
+static void cmd_migrate(struct api *api, struct api_client *c, json_t *id, json_t *args)
+{
+	static const char *const known[] = { "uri", "downtime-ms", "bandwidth", "max-rounds", "max-precopy-ms",
+					     "timeout-ms", "stall-stage", "stall-ms" };
+	struct mig_params p;
+	char err[300];
+	const char *key;
+	json_t *v;
+	uint64_t rounds, stall_ms = 0;
+
+	mig_params_default(&p);
+	rounds = p.max_rounds;
+	json_object_foreach(args, key, v) {
+		bool ok = false;
+		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			ok |= strcmp(key, known[i]) == 0;
+		if (!ok) {
+			snprintf(err, sizeof(err), "migrate: unknown argument '%s'", key);
+			return reply_error(api, c, id, "GenericError", err);
+		}
+	}
+	const char *uri = json_string_value(json_object_get(args, "uri"));
+	if (!uri)
+		return reply_error(api, c, id, "GenericError", "migrate: 'uri' (tcp:HOST:PORT) is required");
+	if (mig_parse_uri(uri, p.host, sizeof(p.host), &p.port, err, sizeof(err)) < 0)
+		return reply_error(api, c, id, "GenericError", err);
+	if (!arg_u64(args, "downtime-ms", &p.downtime_ms, false, err, sizeof(err)) ||
+	    !arg_u64(args, "bandwidth", &p.bandwidth, true, err, sizeof(err)) ||
+	    !arg_u64(args, "max-rounds", &rounds, false, err, sizeof(err)) ||
+	    !arg_u64(args, "max-precopy-ms", &p.max_precopy_ms, false, err, sizeof(err)) ||
+	    !arg_u64(args, "timeout-ms", &p.timeout_ms, false, err, sizeof(err)) ||
+	    !arg_u64(args, "stall-ms", &stall_ms, false, err, sizeof(err)))
+		return reply_error(api, c, id, "GenericError", err);
+	if (rounds > 60 || stall_ms > 600000 || p.timeout_ms < 100 || p.timeout_ms > 600000)
+		return reply_error(api, c, id, "GenericError",
+				   "migrate: max-rounds <= 60, stall-ms <= 600000, 100 <= timeout-ms <= 600000");
+	p.max_rounds = (uint32_t)rounds;
+	p.stall_ms = (uint32_t)stall_ms;
+	v = json_object_get(args, "stall-stage");
+	if (v) {
+		int s = json_is_string(v) ? mig_stage_parse(json_string_value(v)) : -1;
+		if (s < 0)
+			return reply_error(api, c, id, "GenericError", "migrate: 'stall-stage' is not a stage name");
+		p.stall_stage = (enum mig_stage)s;
+	}
+	if (mig_start_outgoing(api->vm, &p, err, sizeof(err)) < 0)
+		return reply_error(api, c, id, "GenericError", err);
+	reply(api, c, id, NULL);
+}
+
+static void cmd_status(struct api *api, struct api_client *c, json_t *id)
+{
+	struct mig_progress p;
+	json_t *devs = json_array();
+
+	if (api->vm->mig_devices)
+		for (unsigned i = 0; i < api->vm->mig_devices->n; i++)
+			json_array_append_new(devs, json_pack("{s:s,s:i}", "name", api->vm->mig_devices->dev[i].ops->name,
+							      "version", (int)api->vm->mig_devices->dev[i].ops->version));
+	mig_get_progress(api->vm, &p);
+	reply(api, c, id, json_pack("{s:s,s:I,s:i,s:o,s:{s:s,s:s},s:I}", "state", vm_state(api), "ram-bytes",
+				    (json_int_t)api->vm->ram_size, "vcpus", (int)api->vm->n_vcpus, "devices", devs,
+				    "migration", "status", mig_status_name(p.status), "stage", mig_stage_name(p.stage),
+				    "pid", (json_int_t)getpid()));
+}
+
+static void handle_line(struct api *api, struct api_client *c, const char *line, size_t len)
+{
+	json_error_t jerr;
+	json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr), *id = NULL;
+	char err[300];
+
+	if (!req) {
+		snprintf(err, sizeof(err), "malformed JSON: %s", jerr.text);
+		return reply_error(api, c, NULL, "GenericError", err);
+	}
+	if (!json_is_object(req)) {
+		json_decref(req);
+		return reply_error(api, c, NULL, "GenericError", "a command is a JSON object");
+	}
+	id = json_object_get(req, "id");
+	const char *cmd = json_string_value(json_object_get(req, "execute"));
+	json_t *args = json_object_get(req, "arguments");
+	if (!cmd) {
+		reply_error(api, c, id, "GenericError", "missing 'execute' (a string)");
+	} else if (args && !json_is_object(args)) {
+		reply_error(api, c, id, "GenericError", "'arguments' must be an object");
+	} else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "query-status") == 0) {
+		cmd_status(api, c, id);
+	} else if (strcmp(cmd, "query-migrate") == 0) {
+		struct mig_progress p;
+		mig_get_progress(api->vm, &p);
+		reply(api, c, id, progress_json(&p));
+	} else if (strcmp(cmd, "migrate") == 0) {
+		json_t *empty = json_object();
+		cmd_migrate(api, c, id, args ? args : empty);
+		json_decref(empty);
+	} else if (strcmp(cmd, "migrate-cancel") == 0) {
+		if (mig_cancel(api->vm, err, sizeof(err)) < 0)
+			reply_error(api, c, id, "GenericError", err);
+		else
+			reply(api, c, id, NULL);
+	} else if (strcmp(cmd, "pause") == 0) {
+		if (!mig_active(api->vm) || vm_state(api)[0] != 'i') {
+			if (!api->user_paused && vm_pause(api->vm) == 0)
+				api->user_paused = true;
+			reply(api, c, id, NULL);
+		} else {
+			reply_error(api, c, id, "GenericError", "the VM has not arrived yet");
+		}
+	} else if (strcmp(cmd, "resume") == 0 || strcmp(cmd, "cont") == 0) {
+		if (api->user_paused) {
+			vm_resume(api->vm);
+			api->user_paused = false;
+		}
+		reply(api, c, id, NULL);
+	} else if (strcmp(cmd, "quit") == 0) {
+		reply(api, c, id, NULL);
+		vm_request_exit(api->vm, 0);
+	} else {
+		snprintf(err, sizeof(err), "unknown command '%.64s'", cmd);
+		reply_error(api, c, id, "CommandNotFound", err);
+	}
+	json_decref(req);
+}
+
+static void client_readable(void *opaque, uint32_t events)
+{
+	struct api_client *c = opaque;
+	struct api *api = c->api;
+	(void)events;
+
+	ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, MSG_DONTWAIT);
+	if (n <= 0) {
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			client_close(api, c);
+		return;
+	}
+	c->len += (size_t)n;
+	size_t start = 0;
+	for (size_t i = c->len - (size_t)n; i < c->len; i++) {
+		if (c->buf[i] != '\n')
+			continue;
+		if (c->discarding)
+			c->discarding = false;
+		else if (i > start)
+			handle_line(api, c, c->buf + start, i - start);
+		start = i + 1;
+		/* handle_line may have closed the client. */
+		bool alive = false;
+		for (int k = 0; k < API_MAX_CLIENTS; k++)
+			alive |= api->clients[k] == c;
+		if (!alive)
+			return;
+	}
+	memmove(c->buf, c->buf + start, c->len - start);
+	c->len -= start;
+	if (c->len == sizeof(c->buf)) {
+		c->len = 0;
+		if (!c->discarding) {
+			c->discarding = true;
+			reply_error(api, c, NULL, "GenericError", "line too long (limit 65536 bytes)");
+		}
+	}
+}
+
+static void accept_client(void *opaque, uint32_t events)
+{
+	struct api *api = opaque;
+	(void)events;
+
+	int fd = accept4(api->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	int slot = -1;
+	for (int i = 0; i < API_MAX_CLIENTS && slot < 0; i++)
+		if (!api->clients[i])
+			slot = i;
+	struct api_client *c = slot >= 0 ? malloc(sizeof(*c)) : NULL;
+	if (!c) {
+		static const char busy[] = "{\"error\":{\"class\":\"GenericError\",\"desc\":\"too many clients\"}}\n";
+		if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+			log_debug("api: %s", strerror(errno));
+		close(fd);
+		return;
+	}
+	c->api = api;
+	c->fd = fd;
+	c->len = 0;
+	c->discarding = false;
+	if (evloop_add(&api->vm->loop, fd, EPOLLIN, client_readable, c) < 0) {
+		close(fd);
+		free(c);
+		return;
+	}
+	api->clients[slot] = c;
+	json_t *hello = json_pack("{s:{s:s,s:s,s:[sssssss]}}", "greeting", "program", "compsc-vmm", "version", "1",
+				  "commands", "status", "pause", "resume", "migrate", "migrate-cancel",
+				  "query-migrate", "quit");
+	if (!client_send(c, hello))
+		client_close(api, c);
+	json_decref(hello);
+}
+
+struct api *api_create(struct vm *vm, const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct api *api;
+
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		snprintf(err, errlen, "--api %s: path too long", path);
+		return NULL;
+	}
+	api = calloc(1, sizeof(*api));
+	if (!api) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	api->vm = vm;
+	snprintf(api->path, sizeof(api->path), "%s", path);
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	api->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	unlink(path);
+	if (api->listen_fd < 0 || bind(api->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    listen(api->listen_fd, 8) < 0 || evloop_add(&vm->loop, api->listen_fd, EPOLLIN, accept_client, api) < 0) {
+		snprintf(err, errlen, "--api %s: %s", path, strerror(errno));
+		if (api->listen_fd >= 0)
+			close(api->listen_fd);
+		free(api);
+		return NULL;
+	}
+	return api;
+}
+
+void api_destroy(struct api *api)
+{
+	if (!api)
+		return;
+	for (int i = 0; i < API_MAX_CLIENTS; i++)
+		if (api->clients[i])
+			client_close(api, api->clients[i]);
+	evloop_remove(&api->vm->loop, api->listen_fd);
+	close(api->listen_fd);
+	unlink(api->path);
+	free(api);
+}

@@ -1,0 +1,136 @@
+/* Live migration engine: pre-copy over TCP between two compsc-vmm.
+ *
+ * The six stages (DESIGN.md): pre-migration (connect, authenticate with a
+ * shared token, check CPU features), reservation (the destination checks
+ * memory size and devices and allocates its memory), iterative pre-copy
+ * (all RAM, then the pages dirtied in the previous round: KVM's dirty log
+ * ORed with the VMM's own bitmap), stop-and-copy (vCPUs paused; last dirty
+ * pages, vCPU, irqchip, clock and device state), commitment (the
+ * destination has loaded everything and says READY; the source sends
+ * COMMIT and from then on never resumes), activation (the destination runs
+ * the VM and reports when it did).
+ *
+ * Threads: each side runs the protocol on its own thread so the main
+ * thread's event loop (control socket) stays responsive; the thread reports
+ * to the main thread through an eventfd, and the main thread finishes the
+ * job (exit after a completed outgoing migration, vCPU start after an
+ * incoming one). Failure rule: until COMMIT the source VM is the VM; any
+ * failure resumes it (the thread does that itself, so the pause is bounded
+ * by the I/O timeout). */
+#ifndef CSC_VMM_MIGRATION_H
+#define CSC_VMM_MIGRATION_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vm;
+
+enum mig_stage {
+	MIG_STAGE_NONE,
+	MIG_STAGE_PRE_MIGRATION,
+	MIG_STAGE_RESERVATION,
+	MIG_STAGE_PRECOPY,
+	MIG_STAGE_STOP_AND_COPY,
+	MIG_STAGE_COMMITMENT,
+	MIG_STAGE_ACTIVATION,
+	MIG_STAGE_COUNT,
+};
+
+enum mig_status {
+	MIG_STATUS_NONE,	/* never started */
+	MIG_STATUS_LISTENING,	/* destination waiting for a source */
+	MIG_STATUS_ACTIVE,
+	MIG_STATUS_COMPLETED,
+	MIG_STATUS_FAILED,
+	MIG_STATUS_CANCELLED,
+};
+
+const char *mig_stage_name(enum mig_stage s);	/* "pre-migration", ... */
+const char *mig_status_name(enum mig_status s);
+/* -1 if unknown. */
+int mig_stage_parse(const char *name);
+
+struct mig_params {
+	char host[256];
+	uint16_t port;
+	uint64_t downtime_ms;	/* budget for stop-and-copy (default 300) */
+	uint64_t bandwidth;	/* bytes per second, 0 = unlimited */
+	uint32_t max_rounds;	/* pre-copy rounds after round 0 (default 30) */
+	uint64_t max_precopy_ms;	/* default 60000 */
+	uint64_t timeout_ms;	/* per network wait (default 5000) */
+	/* Failure injection for tests: sleep stall_ms at the start of
+	 * stall_stage (cancellable). */
+	enum mig_stage stall_stage;
+	uint32_t stall_ms;
+};
+void mig_params_default(struct mig_params *p);
+/* "tcp:HOST:PORT"; -EINVAL with a reason otherwise. */
+int mig_parse_uri(const char *uri, char *host, size_t hostlen, uint16_t *port, char *err, size_t errlen);
+
+#define MIG_ROUNDS_KEPT 64
+
+struct mig_round {
+	uint32_t round;
+	uint64_t pages;		/* pages sent (data + zero) */
+	uint64_t zero_pages;
+	uint64_t bytes;		/* stream bytes */
+	uint64_t ns;
+	uint64_t dirty_pages;	/* pages the guest dirtied during the round */
+};
+
+/* Snapshot of a migration, for query-migrate and the final report. */
+struct mig_progress {
+	enum mig_status status;
+	enum mig_stage stage;
+	bool source;
+	char peer[300];		/* tcp:HOST:PORT */
+	uint32_t round;
+	uint64_t bytes;		/* stream bytes sent (source) / received (destination) */
+	uint64_t pages;
+	uint64_t remaining_bytes;	/* estimate */
+	uint64_t dirty_rate;	/* pages per second, last completed round */
+	uint64_t ram_size;
+	uint64_t start_ns, end_ns;	/* CLOCK_MONOTONIC */
+	uint64_t stage_ns[MIG_STAGE_COUNT];	/* time spent in each stage */
+	uint64_t pause_ns;	/* source: vCPUs stopped */
+	uint64_t resume_ns;	/* destination: vCPUs started */
+	uint64_t downtime_ns;
+	uint64_t load_ns;	/* destination: loading state */
+	uint32_t n_rounds;
+	struct mig_round rounds[MIG_ROUNDS_KEPT];
+	char error[512];
+	enum mig_stage failed_stage;
+};
+
+struct mig_hooks {
+	/* Main thread, whenever the progress changed in a way worth an event
+	 * (stage change, end). */
+	void (*changed)(void *opaque);
+	void *opaque;
+};
+
+struct migration;
+
+/* Sets up the engine for this VM (event-loop notification). The token
+ * authenticates the peer (both sides must use the same). */
+int mig_init(struct vm *vm, const char *token, const struct mig_hooks *hooks);
+void mig_destroy(struct vm *vm);
+/* Sets the hooks' opaque pointer (the control socket exists after us). */
+void mig_set_hook_opaque(struct vm *vm, void *opaque);
+
+/* Source. Returns -EBUSY if a migration is active. */
+int mig_start_outgoing(struct vm *vm, const struct mig_params *p, char *err, size_t errlen);
+/* Cancels before commitment: -EALREADY when none active, -EPERM once
+ * committed. */
+int mig_cancel(struct vm *vm, char *err, size_t errlen);
+
+/* Destination: listens now (so a bad address is a start-up error), accepts
+ * one source on the migration thread. *port gets the bound port. */
+int mig_listen_incoming(struct vm *vm, const char *uri, uint16_t *port, char *err, size_t errlen);
+
+void mig_get_progress(struct vm *vm, struct mig_progress *out);
+bool mig_active(struct vm *vm);
+
+#endif

@@ -1,0 +1,533 @@
+/* Migration stream framing and record bodies (format in stream.h and
+ * docs/migration-stream.md). Nothing here touches KVM: unit tests drive it
+ * with byte buffers. */
+#include "stream.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../../common/log.h"
+
+static const struct {
+	uint16_t type;
+	const char *name;
+} rec_names[] = {
+	{ MIG_REC_HELLO, "HELLO" }, { MIG_REC_HELLO_ACK, "HELLO_ACK" }, { MIG_REC_AUTH, "AUTH" },
+	{ MIG_REC_RESERVE, "RESERVE" }, { MIG_REC_RESERVE_ACK, "RESERVE_ACK" },
+	{ MIG_REC_ROUND, "ROUND" }, { MIG_REC_RAM, "RAM" },
+	{ MIG_REC_CPU_MP_STATE, "CPU_MP_STATE" }, { MIG_REC_CPU_REGS, "CPU_REGS" },
+	{ MIG_REC_CPU_SREGS, "CPU_SREGS" }, { MIG_REC_CPU_XSAVE, "CPU_XSAVE" },
+	{ MIG_REC_CPU_XCRS, "CPU_XCRS" }, { MIG_REC_CPU_DEBUGREGS, "CPU_DEBUGREGS" },
+	{ MIG_REC_CPU_LAPIC, "CPU_LAPIC" }, { MIG_REC_CPU_MSRS, "CPU_MSRS" },
+	{ MIG_REC_CPU_EVENTS, "CPU_EVENTS" }, { MIG_REC_VM_CLOCK, "VM_CLOCK" },
+	{ MIG_REC_VM_IRQCHIP, "VM_IRQCHIP" }, { MIG_REC_DEVICE, "DEVICE" }, { MIG_REC_END, "END" },
+	{ MIG_REC_READY, "READY" }, { MIG_REC_COMMIT, "COMMIT" }, { MIG_REC_ACTIVATED, "ACTIVATED" },
+	{ MIG_REC_ERROR, "ERROR" }, { MIG_REC_CANCEL, "CANCEL" },
+};
+
+const char *mig_rec_name(uint16_t type)
+{
+	for (size_t i = 0; i < sizeof(rec_names) / sizeof(rec_names[0]); i++)
+		if (rec_names[i].type == type)
+			return rec_names[i].name;
+	return "unknown";
+}
+
+bool mig_rec_known(uint16_t type)
+{
+	return strcmp(mig_rec_name(type), "unknown") != 0;
+}
+
+/* ---- CRC32C ------------------------------------------------------------ */
+
+static uint32_t crc_table[256];
+
+static void crc_table_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+		crc_table[i] = c;
+	}
+}
+
+__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p, size_t len)
+{
+	uint64_t c = crc;
+
+	while (len >= 8) {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		c = __builtin_ia32_crc32di(c, v);
+		p += 8;
+		len -= 8;
+	}
+	while (len--)
+		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+	return (uint32_t)c;
+}
+
+uint32_t mig_crc32c(uint32_t crc, const void *data, size_t len)
+{
+	static int have_hw = -1;
+	const uint8_t *p = data;
+
+	if (have_hw < 0) {
+		crc_table_init();
+		__builtin_cpu_init();
+		have_hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+	}
+	crc = ~crc;
+	if (have_hw)
+		crc = crc32c_hw(crc, p, len);
+	else
+		while (len--)
+			crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+
+/* ---- transports ---------------------------------------------------------- */
+
+static int mem_read(void *ctx, void *buf, size_t len)
+{
+	struct mig_membuf *mb = ctx;
+
+	if (len > mb->len - mb->pos)
+		return -EPIPE;
+	memcpy(buf, mb->data + mb->pos, len);
+	mb->pos += len;
+	return 0;
+}
+
+static int mem_writev(void *ctx, struct iovec *iov, int n)
+{
+	struct mig_membuf *mb = ctx;
+
+	for (int i = 0; i < n; i++) {
+		if (iov[i].iov_len > mb->cap - mb->len) {
+			size_t cap = (mb->cap + iov[i].iov_len) * 2;
+			uint8_t *d = realloc(mb->data, cap);
+			if (!d)
+				return -ENOMEM;
+			mb->data = d;
+			mb->cap = cap;
+		}
+		memcpy(mb->data + mb->len, iov[i].iov_base, iov[i].iov_len);
+		mb->len += iov[i].iov_len;
+	}
+	return 0;
+}
+
+void mig_io_mem(struct mig_io *io, struct mig_membuf *mb)
+{
+	*io = (struct mig_io){ .read = mem_read, .writev = mem_writev, .ctx = mb };
+}
+
+static int fd_read(void *ctx, void *buf, size_t len)
+{
+	int fd = *(int *)ctx;
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = recv(fd, p, len, 0);
+		if (n == 0)
+			return -EPIPE;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int fd_writev(void *ctx, struct iovec *iov, int n)
+{
+	int fd = *(int *)ctx;
+
+	while (n > 0) {
+		struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+		ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+		}
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+void mig_io_fd(struct mig_io *io, int *fd)
+{
+	*io = (struct mig_io){ .read = fd_read, .writev = fd_writev, .ctx = fd };
+}
+
+/* ---- framing --------------------------------------------------------------- */
+
+int mig_write_preamble(struct mig_io *io, uint32_t direction)
+{
+	uint8_t p[MIG_PREAMBLE_LEN];
+	struct iovec iov = { p, sizeof(p) };
+
+	memcpy(p, MIG_MAGIC, MIG_MAGIC_LEN);
+	mig_put32(p + 8, MIG_VERSION);
+	mig_put32(p + 12, direction);
+	io->bytes_out += sizeof(p);
+	return io->writev(io->ctx, &iov, 1);
+}
+
+int mig_read_preamble(struct mig_io *io, uint32_t direction, char *err, size_t errlen)
+{
+	uint8_t p[MIG_PREAMBLE_LEN];
+	int ret = io->read(io->ctx, p, sizeof(p));
+
+	if (ret < 0) {
+		snprintf(err, errlen, "stream preamble: %s", ret == -EPIPE ? "connection closed" : strerror(-ret));
+		return ret;
+	}
+	io->bytes_in += sizeof(p);
+	if (memcmp(p, MIG_MAGIC, MIG_MAGIC_LEN) != 0) {
+		snprintf(err, errlen, "bad stream magic: not a CompSC migration stream");
+		return -EPROTO;
+	}
+	if (mig_get32(p + 8) != MIG_VERSION) {
+		snprintf(err, errlen, "unsupported stream version %u (this side speaks %u)", mig_get32(p + 8),
+			 MIG_VERSION);
+		return -EPROTO;
+	}
+	if (mig_get32(p + 12) != direction) {
+		snprintf(err, errlen, "stream direction %u, expected %u", mig_get32(p + 12), direction);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int mig_sendv(struct mig_io *io, uint16_t type, struct iovec *body, int n)
+{
+	uint8_t hdr[MIG_HDR_LEN], trailer[MIG_CRC_LEN];
+	struct iovec iov[8];
+	uint64_t len = 0;
+
+	if (n > 6)
+		return -EINVAL;
+	for (int i = 0; i < n; i++)
+		len += body[i].iov_len;
+	if (len > MIG_MAX_BODY)
+		return -EMSGSIZE;
+	mig_put16(hdr, type);
+	mig_put16(hdr + 2, MIG_F_MANDATORY);
+	mig_put32(hdr + 4, (uint32_t)len);
+	uint32_t crc = mig_crc32c(0, hdr, sizeof(hdr));
+	iov[0] = (struct iovec){ hdr, sizeof(hdr) };
+	for (int i = 0; i < n; i++) {
+		crc = mig_crc32c(crc, body[i].iov_base, body[i].iov_len);
+		iov[i + 1] = body[i];
+	}
+	mig_put32(trailer, crc);
+	iov[n + 1] = (struct iovec){ trailer, sizeof(trailer) };
+	io->bytes_out += MIG_HDR_LEN + len + MIG_CRC_LEN;
+	return io->writev(io->ctx, iov, n + 2);
+}
+
+int mig_send(struct mig_io *io, uint16_t type, const void *body, uint32_t len)
+{
+	struct iovec iov = { (void *)body, len };
+
+	return mig_sendv(io, type, &iov, len ? 1 : 0);
+}
+
+int mig_recv(struct mig_io *io, struct mig_rec *rec, uint8_t *buf, size_t cap, char *err, size_t errlen)
+{
+	uint8_t hdr[MIG_HDR_LEN], trailer[MIG_CRC_LEN];
+	int ret;
+
+	for (;;) {
+		ret = io->read(io->ctx, hdr, sizeof(hdr));
+		if (ret < 0) {
+			snprintf(err, errlen, "reading a record header: %s",
+				 ret == -EPIPE ? "stream ended (connection closed)" : strerror(-ret));
+			return ret;
+		}
+		rec->type = mig_get16(hdr);
+		rec->flags = mig_get16(hdr + 2);
+		rec->len = mig_get32(hdr + 4);
+		/* Checked before a single body byte is read. */
+		if (rec->len > MIG_MAX_BODY || rec->len > cap) {
+			snprintf(err, errlen, "record type 0x%04x claims %u bytes (limit %u)", rec->type,
+				 rec->len, (unsigned)(cap < MIG_MAX_BODY ? cap : MIG_MAX_BODY));
+			return -EMSGSIZE;
+		}
+		if (rec->flags & ~MIG_F_KNOWN) {
+			snprintf(err, errlen, "record type 0x%04x has unknown flags 0x%04x", rec->type,
+				 rec->flags);
+			return -EPROTO;
+		}
+		ret = io->read(io->ctx, buf, rec->len);
+		if (ret >= 0)
+			ret = io->read(io->ctx, trailer, sizeof(trailer));
+		if (ret < 0) {
+			snprintf(err, errlen, "record %s (%u bytes) truncated: %s", mig_rec_name(rec->type),
+				 rec->len, ret == -EPIPE ? "stream ended" : strerror(-ret));
+			return ret == -EPIPE ? -EPROTO : ret;
+		}
+		io->bytes_in += MIG_HDR_LEN + rec->len + MIG_CRC_LEN;
+		uint32_t crc = mig_crc32c(mig_crc32c(0, hdr, sizeof(hdr)), buf, rec->len);
+		if (crc != mig_get32(trailer)) {
+			snprintf(err, errlen, "record %s (%u bytes): checksum mismatch (0x%08x, computed 0x%08x)",
+				 mig_rec_name(rec->type), rec->len, mig_get32(trailer), crc);
+			return -EBADMSG;
+		}
+		rec->body = buf;
+		if (mig_rec_known(rec->type))
+			return 0;
+		if (rec->flags & MIG_F_MANDATORY) {
+			snprintf(err, errlen, "unknown mandatory record type 0x%04x", rec->type);
+			return -EPROTO;
+		}
+		log_debug("migration: skipping unknown optional record 0x%04x (%u bytes)", rec->type, rec->len);
+	}
+}
+
+/* ---- bodies ---------------------------------------------------------------- */
+
+const char *const mig_cpuid_word_names[MIG_CPUID_WORDS] = {
+	"1.ecx", "1.edx", "7.0.ebx", "7.0.ecx", "7.0.edx", "0xd.0.eax", "0xd.1.eax",
+	"0x80000001.ecx", "0x80000001.edx",
+};
+
+void mig_encode_hello(uint8_t *buf, const struct mig_hello *h)
+{
+	memcpy(buf, h->nonce, MIG_NONCE_LEN);
+	mig_put64(buf + 16, h->ram_size);
+	mig_put32(buf + 24, h->n_vcpus);
+	mig_put32(buf + 28, h->page_size);
+	for (int i = 0; i < MIG_CPUID_WORDS; i++)
+		mig_put32(buf + 32 + 4 * i, h->cpuid.w[i]);
+}
+
+static int bad_len(const char *what, uint32_t len, uint32_t want, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s record: %u bytes, expected %u", what, len, want);
+	return -EPROTO;
+}
+
+int mig_parse_hello(const uint8_t *body, uint32_t len, struct mig_hello *h, char *err, size_t errlen)
+{
+	if (len != MIG_HELLO_LEN)
+		return bad_len("HELLO", len, MIG_HELLO_LEN, err, errlen);
+	memcpy(h->nonce, body, MIG_NONCE_LEN);
+	h->ram_size = mig_get64(body + 16);
+	h->n_vcpus = mig_get32(body + 24);
+	h->page_size = mig_get32(body + 28);
+	for (int i = 0; i < MIG_CPUID_WORDS; i++)
+		h->cpuid.w[i] = mig_get32(body + 32 + 4 * i);
+	if (h->page_size != MIG_PAGE_SIZE) {
+		snprintf(err, errlen, "HELLO: page size %u, this side uses %u", h->page_size, MIG_PAGE_SIZE);
+		return -EPROTO;
+	}
+	if (h->n_vcpus == 0 || h->n_vcpus > MIG_MAX_VCPUS) {
+		snprintf(err, errlen, "HELLO: %u vCPUs is out of range", h->n_vcpus);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* The reason is printable ASCII once parsed: it ends up in logs. */
+static void copy_reason(char *dst, const uint8_t *src, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && i < MIG_REASON_LEN - 1 && src[i]; i++)
+		dst[i] = src[i] >= 0x20 && src[i] < 0x7f ? (char)src[i] : '?';
+	dst[i] = '\0';
+}
+
+uint32_t mig_encode_verdict(uint8_t *buf, const struct mig_verdict *v)
+{
+	size_t n = strnlen(v->reason, MIG_REASON_LEN - 1);
+
+	mig_put32(buf, (uint32_t)v->status);
+	mig_put32(buf + 4, (uint32_t)n);
+	memcpy(buf + 8, v->reason, n);
+	return (uint32_t)(8 + n);
+}
+
+int mig_parse_verdict(const uint8_t *body, uint32_t len, struct mig_verdict *v, char *err, size_t errlen)
+{
+	if (len < 8) {
+		snprintf(err, errlen, "verdict record: %u bytes, at least 8 expected", len);
+		return -EPROTO;
+	}
+	uint32_t n = mig_get32(body + 4);
+	if (n != len - 8 || n >= MIG_REASON_LEN) {
+		snprintf(err, errlen, "verdict record: reason length %u does not fit %u bytes", n, len);
+		return -EPROTO;
+	}
+	v->status = (int32_t)mig_get32(body);
+	if (v->status > 0 || v->status < -4095) {
+		snprintf(err, errlen, "verdict record: status %d is not 0 or -errno", v->status);
+		return -EPROTO;
+	}
+	copy_reason(v->reason, body + 8, n);
+	return 0;
+}
+
+uint32_t mig_encode_hello_ack(uint8_t *buf, const struct mig_hello_ack *a)
+{
+	memcpy(buf, a->nonce, MIG_NONCE_LEN);
+	memcpy(buf + MIG_NONCE_LEN, a->mac, MIG_MAC_LEN);
+	return MIG_NONCE_LEN + MIG_MAC_LEN + mig_encode_verdict(buf + MIG_NONCE_LEN + MIG_MAC_LEN, &a->v);
+}
+
+int mig_parse_hello_ack(const uint8_t *body, uint32_t len, struct mig_hello_ack *a, char *err, size_t errlen)
+{
+	if (len < MIG_NONCE_LEN + MIG_MAC_LEN) {
+		snprintf(err, errlen, "HELLO_ACK record: %u bytes is too short", len);
+		return -EPROTO;
+	}
+	memcpy(a->nonce, body, MIG_NONCE_LEN);
+	memcpy(a->mac, body + MIG_NONCE_LEN, MIG_MAC_LEN);
+	return mig_parse_verdict(body + MIG_NONCE_LEN + MIG_MAC_LEN, len - MIG_NONCE_LEN - MIG_MAC_LEN,
+				 &a->v, err, errlen);
+}
+
+bool mig_dev_name_valid(const char *name)
+{
+	size_t n = strnlen(name, MIG_DEV_NAME_LEN);
+
+	if (n == 0 || n == MIG_DEV_NAME_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static int parse_dev_desc(const uint8_t *p, struct mig_dev_desc *d, char *err, size_t errlen)
+{
+	memcpy(d->name, p, MIG_DEV_NAME_LEN);
+	if (!mig_dev_name_valid(d->name)) {
+		d->name[MIG_DEV_NAME_LEN - 1] = '\0';
+		snprintf(err, errlen, "device name is not a NUL-terminated [a-z0-9_-] string");
+		return -EPROTO;
+	}
+	d->version = mig_get32(p + MIG_DEV_NAME_LEN);
+	return 0;
+}
+
+uint32_t mig_encode_reserve(uint8_t *buf, const struct mig_reserve *r)
+{
+	mig_put64(buf, r->ram_size);
+	mig_put32(buf + 8, r->n_vcpus);
+	mig_put32(buf + 12, r->n_devices);
+	uint8_t *p = buf + 16;
+	for (uint32_t i = 0; i < r->n_devices; i++, p += MIG_DEV_NAME_LEN + 4) {
+		memset(p, 0, MIG_DEV_NAME_LEN);
+		memcpy(p, r->dev[i].name, strnlen(r->dev[i].name, MIG_DEV_NAME_LEN - 1));
+		mig_put32(p + MIG_DEV_NAME_LEN, r->dev[i].version);
+	}
+	return (uint32_t)(p - buf);
+}
+
+int mig_parse_reserve(const uint8_t *body, uint32_t len, struct mig_reserve *r, char *err, size_t errlen)
+{
+	if (len < 16) {
+		snprintf(err, errlen, "RESERVE record: %u bytes is too short", len);
+		return -EPROTO;
+	}
+	r->ram_size = mig_get64(body);
+	r->n_vcpus = mig_get32(body + 8);
+	r->n_devices = mig_get32(body + 12);
+	if (r->n_devices > MIG_MAX_DEVICES) {
+		snprintf(err, errlen, "RESERVE record: %u devices (limit %u)", r->n_devices, MIG_MAX_DEVICES);
+		return -EPROTO;
+	}
+	if (len != 16 + r->n_devices * (MIG_DEV_NAME_LEN + 4))
+		return bad_len("RESERVE", len, 16 + r->n_devices * (MIG_DEV_NAME_LEN + 4), err, errlen);
+	for (uint32_t i = 0; i < r->n_devices; i++) {
+		int ret = parse_dev_desc(body + 16 + i * (MIG_DEV_NAME_LEN + 4), &r->dev[i], err, errlen);
+		if (ret < 0)
+			return ret;
+		for (uint32_t j = 0; j < i; j++)
+			if (strcmp(r->dev[j].name, r->dev[i].name) == 0) {
+				snprintf(err, errlen, "RESERVE record: device '%s' listed twice", r->dev[i].name);
+				return -EPROTO;
+			}
+	}
+	return 0;
+}
+
+int mig_parse_ram(const uint8_t *body, uint32_t len, uint64_t ram_size, struct mig_ram *r, char *err,
+		  size_t errlen)
+{
+	if (len < MIG_RAM_HDR_LEN) {
+		snprintf(err, errlen, "RAM record: %u bytes is too short", len);
+		return -EPROTO;
+	}
+	r->gpa = mig_get64(body);
+	r->count = mig_get32(body + 8);
+	r->flags = mig_get32(body + 12);
+	if (r->flags & ~(uint32_t)MIG_RAM_ZERO) {
+		snprintf(err, errlen, "RAM record: unknown flags 0x%x", r->flags);
+		return -EPROTO;
+	}
+	if (r->gpa % MIG_PAGE_SIZE || r->count == 0) {
+		snprintf(err, errlen, "RAM record: gpa 0x%llx count %u is not a page-aligned run",
+			 (unsigned long long)r->gpa, r->count);
+		return -EPROTO;
+	}
+	/* Overflow-safe: count < 2^32 pages, gpa checked first. */
+	if (r->gpa >= ram_size || (uint64_t)r->count * MIG_PAGE_SIZE > ram_size - r->gpa) {
+		snprintf(err, errlen, "RAM record: pages [0x%llx, +%u pages) lie outside guest RAM (%llu MiB)",
+			 (unsigned long long)r->gpa, r->count, (unsigned long long)(ram_size >> 20));
+		return -ERANGE;
+	}
+	if (r->flags & MIG_RAM_ZERO) {
+		if (len != MIG_RAM_HDR_LEN)
+			return bad_len("RAM (zero)", len, MIG_RAM_HDR_LEN, err, errlen);
+		r->data = NULL;
+		return 0;
+	}
+	if (r->count > MIG_RAM_MAX_PAGES) {
+		snprintf(err, errlen, "RAM record: %u data pages (limit %u)", r->count, MIG_RAM_MAX_PAGES);
+		return -EPROTO;
+	}
+	if (len != MIG_RAM_HDR_LEN + r->count * MIG_PAGE_SIZE)
+		return bad_len("RAM", len, MIG_RAM_HDR_LEN + r->count * MIG_PAGE_SIZE, err, errlen);
+	r->data = body + MIG_RAM_HDR_LEN;
+	return 0;
+}
+
+int mig_parse_device(const uint8_t *body, uint32_t len, struct mig_device_rec *r, char *err, size_t errlen)
+{
+	if (len < MIG_DEVICE_HDR_LEN) {
+		snprintf(err, errlen, "DEVICE record: %u bytes is too short", len);
+		return -EPROTO;
+	}
+	int ret = parse_dev_desc(body, &r->d, err, errlen);
+	if (ret < 0)
+		return ret;
+	r->len = mig_get32(body + MIG_DEV_NAME_LEN + 4);
+	if (r->len != len - MIG_DEVICE_HDR_LEN)
+		return bad_len("DEVICE", len, MIG_DEVICE_HDR_LEN + r->len, err, errlen);
+	r->data = body + MIG_DEVICE_HDR_LEN;
+	return 0;
+}

@@ -1,0 +1,208 @@
+/* The migration stream: framing, checksums, and the record bodies.
+ *
+ * Both directions of the TCP connection carry the same framing
+ * (docs/migration-stream.md has the full description and a diagram):
+ *
+ *   preamble  16 B   "CSCMIGR\n" | u32 version | u32 direction (0 = source
+ *                    to destination, 1 = destination to source)
+ *   record    8 B header | body | u32 CRC32C(header || body)
+ *             header: u16 type | u16 flags | u32 body length
+ *   ...
+ *   END (source to destination: the last record)
+ *
+ * All integers are little-endian. A reader treats every byte as hostile:
+ * lengths are checked against the record type's rules and a global cap
+ * before anything is allocated or read into, checksums before anything is
+ * interpreted, and bodies are parsed into host structs by the functions
+ * below, which check every field. */
+#ifndef CSC_VMM_MIG_STREAM_H
+#define CSC_VMM_MIG_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#define MIG_MAGIC		"CSCMIGR\n"
+#define MIG_MAGIC_LEN		8
+#define MIG_VERSION		1
+#define MIG_PREAMBLE_LEN	16
+#define MIG_DIR_TO_DEST		0
+#define MIG_DIR_TO_SOURCE	1
+
+#define MIG_HDR_LEN		8
+#define MIG_CRC_LEN		4
+#define MIG_PAGE_SIZE		4096u
+#define MIG_RAM_MAX_PAGES	64u	/* data pages per RAM record */
+#define MIG_MAX_BODY		(MIG_RAM_MAX_PAGES * MIG_PAGE_SIZE + 64)
+#define MIG_NONCE_LEN		16
+#define MIG_MAC_LEN		32	/* HMAC-SHA256 */
+#define MIG_DEV_NAME_LEN	32
+#define MIG_MAX_DEVICES		32
+#define MIG_MAX_VCPUS		64
+#define MIG_REASON_LEN		256
+
+/* Record flags. */
+#define MIG_F_MANDATORY		0x0001	/* an unknown type with this flag is an error */
+#define MIG_F_KNOWN		MIG_F_MANDATORY
+
+/* RAM record flags (in the body). */
+#define MIG_RAM_ZERO		0x0001	/* count pages of zeros, no data */
+
+enum mig_rec_type {
+	MIG_REC_HELLO = 0x0001,		/* S->D: nonce, VM shape, CPUID */
+	MIG_REC_HELLO_ACK = 0x0002,	/* D->S: nonce, MAC, verdict */
+	MIG_REC_AUTH = 0x0003,		/* S->D: MAC */
+	MIG_REC_RESERVE = 0x0004,	/* S->D: memory size, vCPUs, device list */
+	MIG_REC_RESERVE_ACK = 0x0005,	/* D->S: verdict */
+	MIG_REC_ROUND = 0x0010,		/* S->D: a pre-copy round starts */
+	MIG_REC_RAM = 0x0011,		/* S->D: a run of guest pages */
+	MIG_REC_CPU_MP_STATE = 0x0020,	/* S->D: vCPU state, one record each */
+	MIG_REC_CPU_REGS = 0x0021,
+	MIG_REC_CPU_SREGS = 0x0022,
+	MIG_REC_CPU_XSAVE = 0x0023,
+	MIG_REC_CPU_XCRS = 0x0024,
+	MIG_REC_CPU_DEBUGREGS = 0x0025,
+	MIG_REC_CPU_LAPIC = 0x0026,
+	MIG_REC_CPU_MSRS = 0x0027,
+	MIG_REC_CPU_EVENTS = 0x0028,
+	MIG_REC_VM_CLOCK = 0x0030,	/* S->D: KVM clock */
+	MIG_REC_VM_IRQCHIP = 0x0031,	/* S->D: PIC master, slave, IOAPIC */
+	MIG_REC_DEVICE = 0x0040,	/* S->D: one device's state */
+	MIG_REC_END = 0x0050,		/* S->D: last record; totals */
+	MIG_REC_READY = 0x0060,		/* D->S: everything loaded, ready to run */
+	MIG_REC_COMMIT = 0x0061,	/* S->D: source lets go; run the VM */
+	MIG_REC_ACTIVATED = 0x0062,	/* D->S: VM runs; resume timestamp */
+	MIG_REC_ERROR = 0x0070,		/* either: failure with a reason */
+	MIG_REC_CANCEL = 0x0071,	/* S->D: migration cancelled */
+};
+
+const char *mig_rec_name(uint16_t type);
+bool mig_rec_known(uint16_t type);
+
+/* CRC32C (Castagnoli), with the SSE4.2 instruction when the CPU has it. */
+uint32_t mig_crc32c(uint32_t crc, const void *data, size_t len);
+
+/* Byte transport: read/write exactly the requested bytes, or -errno
+ * (-EPIPE for end of stream). Sockets and memory buffers implement it. */
+struct mig_io {
+	int (*read)(void *ctx, void *buf, size_t len);
+	int (*writev)(void *ctx, struct iovec *iov, int n);
+	void *ctx;
+	uint64_t bytes_in, bytes_out;
+};
+
+struct mig_membuf {
+	uint8_t *data;
+	size_t len, cap, pos;	/* reads consume from pos; writes append */
+};
+void mig_io_mem(struct mig_io *io, struct mig_membuf *mb);
+void mig_io_fd(struct mig_io *io, int *fd);
+
+int mig_write_preamble(struct mig_io *io, uint32_t direction);
+int mig_read_preamble(struct mig_io *io, uint32_t direction, char *err, size_t errlen);
+
+int mig_send(struct mig_io *io, uint16_t type, const void *body, uint32_t len);
+int mig_sendv(struct mig_io *io, uint16_t type, struct iovec *body, int n);
+
+/* One received record. body points into the caller's buffer (cap bytes,
+ * at least MIG_MAX_BODY). Unknown optional records are skipped. Returns 0,
+ * or -errno with a one-line reason in err. */
+struct mig_rec {
+	uint16_t type;
+	uint16_t flags;
+	uint32_t len;
+	uint8_t *body;
+};
+int mig_recv(struct mig_io *io, struct mig_rec *rec, uint8_t *buf, size_t cap, char *err,
+	     size_t errlen);
+
+/* Little-endian helpers for bodies. */
+static inline void mig_put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline void mig_put32(uint8_t *p, uint32_t v) { mig_put16(p, (uint16_t)v); mig_put16(p + 2, (uint16_t)(v >> 16)); }
+static inline void mig_put64(uint8_t *p, uint64_t v) { mig_put32(p, (uint32_t)v); mig_put32(p + 4, (uint32_t)(v >> 32)); }
+static inline uint16_t mig_get16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t mig_get32(const uint8_t *p) { return mig_get16(p) | ((uint32_t)mig_get16(p + 2) << 16); }
+static inline uint64_t mig_get64(const uint8_t *p) { return mig_get32(p) | ((uint64_t)mig_get32(p + 4) << 32); }
+
+/* ---- record bodies ---------------------------------------------------- */
+
+/* CPUID registers that decide compatibility: features the source's vCPU
+ * has must all be present on the destination. */
+#define MIG_CPUID_WORDS 9
+struct mig_cpuid_summary {
+	uint32_t w[MIG_CPUID_WORDS];	/* see mig_cpuid_word_names */
+};
+extern const char *const mig_cpuid_word_names[MIG_CPUID_WORDS];
+
+struct mig_hello {
+	uint8_t nonce[MIG_NONCE_LEN];
+	uint64_t ram_size;
+	uint32_t n_vcpus;
+	uint32_t page_size;
+	struct mig_cpuid_summary cpuid;
+};
+#define MIG_HELLO_LEN (MIG_NONCE_LEN + 16 + 4 * MIG_CPUID_WORDS)
+void mig_encode_hello(uint8_t *buf, const struct mig_hello *h);
+int mig_parse_hello(const uint8_t *body, uint32_t len, struct mig_hello *h, char *err, size_t errlen);
+
+/* HELLO_ACK, RESERVE_ACK, ERROR, CANCEL, READY: a status and a reason. */
+struct mig_verdict {
+	int32_t status;			/* 0 ok, else -errno */
+	char reason[MIG_REASON_LEN];	/* NUL-terminated, printable */
+};
+struct mig_hello_ack {
+	uint8_t nonce[MIG_NONCE_LEN];
+	uint8_t mac[MIG_MAC_LEN];
+	struct mig_verdict v;
+};
+uint32_t mig_encode_verdict(uint8_t *buf, const struct mig_verdict *v);
+int mig_parse_verdict(const uint8_t *body, uint32_t len, struct mig_verdict *v, char *err, size_t errlen);
+uint32_t mig_encode_hello_ack(uint8_t *buf, const struct mig_hello_ack *a);
+int mig_parse_hello_ack(const uint8_t *body, uint32_t len, struct mig_hello_ack *a, char *err,
+			size_t errlen);
+
+struct mig_dev_desc {
+	char name[MIG_DEV_NAME_LEN];	/* NUL-terminated, [a-z0-9_-] */
+	uint32_t version;
+};
+struct mig_reserve {
+	uint64_t ram_size;
+	uint32_t n_vcpus;
+	uint32_t n_devices;
+	struct mig_dev_desc dev[MIG_MAX_DEVICES];
+};
+uint32_t mig_encode_reserve(uint8_t *buf, const struct mig_reserve *r);
+int mig_parse_reserve(const uint8_t *body, uint32_t len, struct mig_reserve *r, char *err, size_t errlen);
+
+/* RAM: u64 gpa | u32 count | u32 flags | count pages unless ZERO. */
+#define MIG_RAM_HDR_LEN 16
+struct mig_ram {
+	uint64_t gpa;
+	uint32_t count;
+	uint32_t flags;
+	const uint8_t *data;	/* count * 4096 bytes, NULL for ZERO */
+};
+/* Checks the run lies inside [0, ram_size), page-aligned, sizes exact. */
+int mig_parse_ram(const uint8_t *body, uint32_t len, uint64_t ram_size, struct mig_ram *r, char *err,
+		  size_t errlen);
+
+/* DEVICE: char name[32] | u32 version | u32 length | state. */
+#define MIG_DEVICE_HDR_LEN (MIG_DEV_NAME_LEN + 8)
+struct mig_device_rec {
+	struct mig_dev_desc d;
+	uint32_t len;
+	const uint8_t *data;
+};
+int mig_parse_device(const uint8_t *body, uint32_t len, struct mig_device_rec *r, char *err,
+		     size_t errlen);
+bool mig_dev_name_valid(const char *name);
+
+/* END: u64 pages sent in total | u64 records sent before END. */
+#define MIG_END_LEN 16
+
+/* ACTIVATED: u64 CLOCK_MONOTONIC ns at vCPU start | u64 ns spent loading
+ * state | u64 ns from END to READY. */
+#define MIG_ACTIVATED_LEN 24
+
+#endif
