@@ -236,6 +236,37 @@ int main(int argc, char **argv)
 		}
 		mig_set_hook_opaque(vm, api);
 	}
+	/* Devices, in a fixed order (their MMIO windows and vectors must be
+	 * the same on both ends of a migration): platform, VFs, virtio-net. */
+	struct csc_boot_dev devs[CSC_BOOT_MAX_DEV];
+	unsigned n_devs = 0;
+	devs[n_devs++] = (struct csc_boot_dev){
+		.type = CSC_DEV_PLATFORM, .instance = 0,
+		.mmio_base = platform_mmio_base(vm->platform), .mmio_len = CSC_PLAT_SIZE,
+		.irq_vector = platform_irq_vector(vm->platform), .irq_count = 1,
+	};
+	for (unsigned i = 0; i < n_vf_paths; i++) {
+		struct vf_device *vf = vf_device_attach(vm, vf_paths[i], i, vm_alloc_mmio_window(vm), &devs[n_devs],
+							 err, sizeof(err));
+		if (!vf) {
+			fprintf(stderr, "compsc-vmm: --vf: %s\n", err);
+			goto out;
+		}
+		vm->vfs[vm->n_vfs++] = vf;
+		n_devs++;
+	}
+	for (unsigned i = 0; i < n_vnet; i++) {
+		vnets[i] = virtio_net_create(vm, &vnet_opts[i], i);
+		if (!vnets[i]) {
+			status = VMM_EXIT_USAGE;
+			goto out;
+		}
+		devs[n_devs++] = (struct csc_boot_dev){
+			.type = CSC_DEV_VIRTIO_NET, .instance = i,
+			.mmio_base = virtio_net_mmio_base(vnets[i]), .mmio_len = virtio_net_mmio_len(vnets[i]),
+			.irq_vector = virtio_net_irq_vector(vnets[i]), .irq_count = 1,
+		};
+	}
 	if (incoming) {
 		/* RAM and vCPU state come from the stream: no boot set-up. */
 		uint16_t port;
@@ -258,40 +289,8 @@ int main(int argc, char **argv)
 		log_error("boot information does not fit");
 		goto out;
 	}
-	struct csc_boot_dev dev = {
-		.type = CSC_DEV_PLATFORM, .instance = 0,
-		.mmio_base = platform_mmio_base(vm->platform), .mmio_len = CSC_PLAT_SIZE,
-		.irq_vector = platform_irq_vector(vm->platform), .irq_count = 1,
-	};
-	if (csc_bootinfo_add_dev(bi, &dev) < 0) {
-		log_error("boot information: device table full");
-		goto out;
-	}
-	for (unsigned i = 0; i < n_vf_paths; i++) {
-		struct vf_device *vf = vf_device_attach(vm, vf_paths[i], i, vm_alloc_mmio_window(vm), &dev, err,
-							 sizeof(err));
-		if (!vf) {
-			fprintf(stderr, "compsc-vmm: --vf: %s\n", err);
-			goto out;
-		}
-		vm->vfs[vm->n_vfs++] = vf;
-		if (csc_bootinfo_add_dev(bi, &dev) < 0) {
-			log_error("boot information: device table full");
-			goto out;
-		}
-	}
-	for (unsigned i = 0; i < n_vnet; i++) {
-		vnets[i] = virtio_net_create(vm, &vnet_opts[i], i);
-		if (!vnets[i]) {
-			status = VMM_EXIT_USAGE;
-			goto out;
-		}
-		struct csc_boot_dev nd = {
-			.type = CSC_DEV_VIRTIO_NET, .instance = i,
-			.mmio_base = virtio_net_mmio_base(vnets[i]), .mmio_len = virtio_net_mmio_len(vnets[i]),
-			.irq_vector = virtio_net_irq_vector(vnets[i]), .irq_count = 1,
-		};
-		if (csc_bootinfo_add_dev(bi, &nd) < 0) {
+	for (unsigned i = 0; i < n_devs; i++) {
+		if (csc_bootinfo_add_dev(bi, &devs[i]) < 0) {
 			log_error("boot information: device table full");
 			goto out;
 		}

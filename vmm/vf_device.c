@@ -169,6 +169,9 @@ struct vf_device *vf_device_attach(struct vm *vm, const char *path, unsigned ins
 		.type = CSC_DEV_VF_82576, .instance = instance, .mmio_base = mmio_base, .mmio_len = d->bar_size,
 		.irq_vector = d->vector_base, .irq_count = d->n_vectors,
 	};
+	/* The VF's state lives in the NIC and cannot be read out: without the
+	 * guest driver's cooperation (CompSC) the VM must not migrate. */
+	vm->mig_blocker = "it has a pass-through VF, whose state cannot be migrated without CompSC";
 	log_info("vf%u: %s attached: BAR0 at 0x%llx, vectors 0x%x..0x%x", instance, path,
 		 (unsigned long long)mmio_base, d->vector_base, d->vector_base + d->n_vectors - 1);
 	return d;

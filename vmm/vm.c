@@ -200,12 +200,27 @@ void vm_take_vmm_dirty(struct vm *vm, uint64_t *bitmap)
 			bitmap[i] |= atomic_exchange(&vm->vmm_dirty[i], 0);
 }
 
+int vm_add_pause_hook(struct vm *vm, void (*pause)(void *), void (*resume)(void *), void *opaque)
+{
+	unsigned n = vm->n_pause_hooks;
+
+	if (n == sizeof(vm->pause_hooks) / sizeof(vm->pause_hooks[0]))
+		return -ENOSPC;
+	vm->pause_hooks[n].pause = pause;
+	vm->pause_hooks[n].resume = resume;
+	vm->pause_hooks[n].opaque = opaque;
+	vm->n_pause_hooks = n + 1;
+	return 0;
+}
+
 int vm_pause(struct vm *vm)
 {
 	int ret = 0;
+	bool first;
 
 	pthread_mutex_lock(&vm->run_lock);
-	if (vm->pause_count++ == 0)
+	first = vm->pause_count++ == 0;
+	if (first)
 		atomic_store(&vm->pause_req, true);
 	pthread_mutex_unlock(&vm->run_lock);
 	for (unsigned i = 0; i < vm->n_vcpus; i++)
@@ -216,11 +231,24 @@ int vm_pause(struct vm *vm)
 	if (vm->n_parked < vm->n_started)
 		ret = -ECANCELED;
 	pthread_mutex_unlock(&vm->run_lock);
+	/* vCPUs first (nothing new is queued), then the device back-ends. */
+	if (first)
+		for (unsigned i = 0; i < vm->n_pause_hooks; i++)
+			vm->pause_hooks[i].pause(vm->pause_hooks[i].opaque);
 	return ret;
 }
 
 void vm_resume(struct vm *vm)
 {
+	bool last;
+
+	pthread_mutex_lock(&vm->run_lock);
+	last = vm->pause_count == 1;
+	pthread_mutex_unlock(&vm->run_lock);
+	/* Devices run again before the vCPUs do. */
+	if (last)
+		for (unsigned i = 0; i < vm->n_pause_hooks; i++)
+			vm->pause_hooks[i].resume(vm->pause_hooks[i].opaque);
 	pthread_mutex_lock(&vm->run_lock);
 	if (vm->pause_count && --vm->pause_count == 0) {
 		atomic_store(&vm->pause_req, false);

@@ -78,6 +78,19 @@ struct vm {
 	_Atomic uint64_t *vmm_dirty;
 	uint64_t n_pages;
 
+	/* Device back-ends that run on their own threads stop while the VM is
+	 * paused (a paused VM's devices write no memory) and start again on
+	 * resume: hooks run with the last pause / first resume. */
+	struct {
+		void (*pause)(void *opaque);
+		void (*resume)(void *opaque);
+		void *opaque;
+	} pause_hooks[8];
+	unsigned n_pause_hooks;
+	/* Why this VM cannot migrate (e.g. a pass-through VF without CompSC);
+	 * NULL if it can. */
+	const char *mig_blocker;
+
 	struct mig_registry *mig_devices;	/* device-state registry */
 	struct migration *mig;			/* outgoing/incoming migration */
 
@@ -122,6 +135,8 @@ void vm_take_vmm_dirty(struct vm *vm, uint64_t *bitmap);
 int vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
 bool vm_is_paused(struct vm *vm);
+/* Registers a device back-end to stop/start with the VM. -ENOSPC if full. */
+int vm_add_pause_hook(struct vm *vm, void (*pause)(void *), void (*resume)(void *), void *opaque);
 /* Starts the vCPU threads (vm_run does it unless defer_vcpus). Main thread. */
 int vm_start_vcpus(struct vm *vm);
 

@@ -179,6 +179,31 @@ static int bring_up_interfaces(void)
 	return 0;
 }
 
+/* Live migration: the platform raises its interrupt when the VM arrived on
+ * a new host (MIGRATED generation). Only then is the register read (an MMIO
+ * exit); the interrupt counter itself is plain memory. On a new generation
+ * every interface announces itself with a gratuitous ARP, so the switch
+ * learns where the MAC is now. */
+static uint32_t platform_vector, platform_irqs_seen, migration_generation;
+
+static void check_migrated(void)
+{
+	uint32_t n = irq_counts[platform_vector];
+
+	if (n == platform_irqs_seen)
+		return;
+	platform_irqs_seen = n;
+	uint32_t gen = platform_migration_generation();
+	if (gen == migration_generation)
+		return;
+	migration_generation = gen;
+	for (unsigned i = 0; i < n_ifs; i++)
+		if (!ip4_addr_isany_val(*netif_ip4_addr(&ifs[i]->netif)))
+			etharp_gratuitous(&ifs[i]->netif);
+	printf("net: migrated (generation %u) at t=%llums: gratuitous ARP sent\n", gen,
+	       (unsigned long long)clock_ms());
+}
+
 static void print_stats(const char *when)
 {
 	char line[384];
@@ -224,6 +249,10 @@ int net_main(const char *list)
 	/* Without app=, main() passes its default: only key-enabled apps run. */
 	if (!cmdline_get("app", buf, sizeof(buf)))
 		list = "";
+	const struct csc_boot_dev *plat = csc_bootinfo_find_dev(rt_bootinfo, CSC_DEV_PLATFORM, 0);
+	platform_vector = plat ? plat->irq_vector : 0;
+	platform_irqs_seen = irq_counts[platform_vector];
+	migration_generation = platform_migration_generation();
 	lwip_init();
 	int ret = bring_up_interfaces();
 	if (ret)
@@ -266,6 +295,7 @@ int net_main(const char *list)
 		for (unsigned i = 0; i < n_ifs; i++)
 			work += ifs[i]->ops->poll(ifs[i], RX_BUDGET);
 		sys_check_timeouts();
+		check_migrated();
 
 		uint64_t now = clock_us(), next = now + 1000000;
 		bool all_done = finite;

@@ -1397,6 +1397,10 @@ int mig_start_outgoing(struct vm *vm, const struct mig_params *params, char *err
 		snprintf(err, errlen, "a migration is already in progress");
 		return -EBUSY;
 	}
+	if (vm->mig_blocker) {
+		snprintf(err, errlen, "this VM cannot migrate: %s", vm->mig_blocker);
+		return -EOPNOTSUPP;
+	}
 	if (params->max_rounds >= MIG_ROUNDS_KEPT - 1) {
 		snprintf(err, errlen, "max-rounds must be below %u", MIG_ROUNDS_KEPT - 1);
 		return -EINVAL;

@@ -27,6 +27,7 @@
 #include "../../common/log.h"
 #include "../../common/virtio.h"
 #include "../vm.h"
+#include "../migration/devstate.h"
 #include "virtqueue.h"
 
 #define NET_HDR_LEN ((uint32_t)sizeof(struct virtio_net_hdr))
@@ -54,6 +55,9 @@ struct virtio_net {
 	struct virtqueue vq[2];
 	struct vq_mem mem;
 	bool broken;
+	/* Stopped with the VM (pause hook), or received by migration and not
+	 * activated yet: the back-end touches neither queues nor memory. */
+	bool quiesced;
 
 	uint32_t irq_vector;
 	int irq_gsi, irq_efd;
@@ -155,8 +159,11 @@ static void mark_broken(struct virtio_net *n, const char *what, int q)
 
 static bool running(const struct virtio_net *n)
 {
-	return (n->status & VIRTIO_STATUS_DRIVER_OK) && !n->broken && n->vq[0].active && n->vq[1].active;
+	return (n->status & VIRTIO_STATUS_DRIVER_OK) && !n->broken && !n->quiesced && n->vq[0].active &&
+	       n->vq[1].active;
 }
+
+static int register_migration(struct virtio_net *n);
 
 /* ---- back-end --------------------------------------------------------- */
 
@@ -659,6 +666,10 @@ struct virtio_net *virtio_net_create(struct vm *vm, const struct virtio_net_opts
 		goto fail;
 	}
 	n->thread_started = true;
+	if (register_migration(n) < 0) {
+		log_error("virtio-net%u: cannot register for pause and migration", instance);
+		goto fail;
+	}
 	log_info("virtio-net%u: TAP %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, MMIO 0x%" PRIx64 ", vector 0x%x",
 		 instance, n->tap_name, n->cfg.mac[0], n->cfg.mac[1], n->cfg.mac[2], n->cfg.mac[3],
 		 n->cfg.mac[4], n->cfg.mac[5], n->mmio_base, n->irq_vector);
@@ -786,4 +797,83 @@ int virtio_net_load(struct virtio_net *n, const struct virtio_net_state *s)
 	pthread_mutex_unlock(&n->lock);
 	wake_backend(n);
 	return 0;
+}
+
+/* ---- migration ---------------------------------------------------------- */
+
+/* Pause hook: the back-end processes under n->lock, so once we hold it no
+ * pass is in flight, and later passes see `quiesced`. */
+static void net_pause(void *opaque)
+{
+	struct virtio_net *n = opaque;
+
+	pthread_mutex_lock(&n->lock);
+	n->quiesced = true;
+	pthread_mutex_unlock(&n->lock);
+}
+
+static void net_resume(void *opaque)
+{
+	struct virtio_net *n = opaque;
+
+	pthread_mutex_lock(&n->lock);
+	n->quiesced = false;
+	pthread_mutex_unlock(&n->lock);
+	wake_backend(n);
+}
+
+static int net_mig_save(void *opaque, uint8_t *buf, size_t cap, size_t *len)
+{
+	struct virtio_net_state st;
+
+	if (cap < sizeof(st))
+		return -ENOSPC;
+	virtio_net_save(opaque, &st);
+	memcpy(buf, &st, sizeof(st));
+	*len = sizeof(st);
+	return 0;
+}
+
+static int net_mig_load(void *opaque, uint32_t version, const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+	struct virtio_net *n = opaque;
+	struct virtio_net_state st;
+
+	if (version != VIRTIO_NET_STATE_VERSION || len != sizeof(st)) {
+		snprintf(err, errlen, "virtio-net state: version %u, %zu bytes (expected %u, %zu)", version, len,
+			 VIRTIO_NET_STATE_VERSION, sizeof(st));
+		return -EPROTO;
+	}
+	memcpy(&st, buf, sizeof(st));	/* untrusted: virtio_net_load checks every field */
+	/* Quiet until activation: the last pages of guest RAM arrive after
+	 * the device state and must not race with frames written here. */
+	net_pause(n);
+	int ret = virtio_net_load(n, &st);
+	if (ret < 0)
+		snprintf(err, errlen, "virtio-net state is inconsistent (queue addresses, sizes or indices)");
+	return ret;
+}
+
+static void net_mig_activate(void *opaque)
+{
+	net_resume(opaque);
+}
+
+/* One registry entry per instance: the destination matches them by name. */
+#define MIG_OPS(i)                                                                              \
+	{ .name = "virtio-net" #i, .version = VIRTIO_NET_STATE_VERSION,                         \
+	  .min_load_version = VIRTIO_NET_STATE_VERSION, .save = net_mig_save, .load = net_mig_load, \
+	  .activate = net_mig_activate }
+static const struct mig_device_ops virtio_net_mig_ops[VIRTIO_NET_MAX_DEVICES] = {
+	MIG_OPS(0), MIG_OPS(1), MIG_OPS(2), MIG_OPS(3),
+};
+_Static_assert(VIRTIO_NET_MAX_DEVICES == 4, "one MIG_OPS entry per possible instance");
+
+static int register_migration(struct virtio_net *n)
+{
+	int ret = vm_add_pause_hook(n->vm, net_pause, net_resume, n);
+
+	if (ret == 0 && n->vm->mig_devices)
+		ret = mig_registry_add(n->vm->mig_devices, &virtio_net_mig_ops[n->instance], n);
+	return ret;
 }
