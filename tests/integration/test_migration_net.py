@@ -13,7 +13,7 @@ import tempfile
 import time
 
 from harness import Tap, kvm_problem
-from miglib import COMPSC
+from miglib import COMPSC, Api
 from netbed import PEER_TOOL, HostNic, Testbed, Vm, root_problem
 
 t = Tap()
@@ -22,7 +22,10 @@ CHECKS = ["iperf 2 across a migration A -> B: the TCP connection survives and co
           "the guest announced itself on host B (gratuitous ARP) and the source exited",
           "UDP echo across a migration B -> A: stream continues, downtime reported",
           "migration report: downtime below the 300 ms budget",
-          "a VM with a VF: migrate refused with the reason, the VM keeps answering"]
+          "a VM with a VF: migrate refused with the reason, the VM keeps answering",
+          "destination killed in pre-copy: the source answers ping, the destination failed",
+          "destination without the VM's virtio-net: reservation fails, the source answers ping",
+          "cancel in stop-and-copy: the source answers ping, its network works"]
 problem = kvm_problem() or root_problem()
 if problem:
     for c in CHECKS:
@@ -110,5 +113,42 @@ with tempfile.TemporaryDirectory() as tmp, Testbed("mignet") as bed:
                  CHECKS[5], f"{r.stdout}{r.stderr}\n{out}")
         finally:
             vm.stop()
+
+    # 4. Failures with the network in use: until commitment the source VM
+    # is the VM, and it keeps answering on the network.
+    def failure(name, dst_tap, action, stall):
+        src_sock, dst_sock = os.path.join(tmp, f"{name}-a.sock"), os.path.join(tmp, f"{name}-b.sock")
+        dst = Vm(bed, "", host="hostB", tap=dst_tap,
+                 extra=["--api", dst_sock, "--incoming", "tcp:10.0.0.2:4450"])
+        src = Vm(bed, GUEST_ARGS, host="hostA", extra=["--api", src_sock])
+        try:
+            src.wait_for("net: ready")
+            end = time.monotonic() + 10
+            while time.monotonic() < end and not any("listening" in l for l in dst.err) and dst.proc.poll() is None:
+                time.sleep(0.02)
+            api = Api(src_sock)
+            args = {"uri": "tcp:10.0.0.2:4450"}
+            if stall:
+                args.update({"stall-stage": stall, "stall-ms": 3000})
+            api.cmd("migrate", **args)
+            if stall:
+                api.wait_stage(stall, timeout=20)
+            action(api, dst)
+            final = api.wait_final(30)
+            rc, out = bed.run("peer", ["ping", "-c", "5", "-i", "0.2", "-W", "2", IP])
+            dst_rc = dst.finish(15)
+            ok = (final and final["status"] in ("failed", "cancelled") and rc == 0 and " 0% packet loss" in out
+                  and src.proc.poll() is None and dst_rc not in (0, None))
+            return ok, f"{final}\n{out}\n{src.text()}\n{dst.text()}"
+        finally:
+            src.stop()
+            dst.stop()
+
+    ok, diag = failure("kill", "tap0", lambda api, dst: dst.proc.kill(), "iterative-pre-copy")
+    t.ok(ok, CHECKS[6], diag)
+    ok, diag = failure("nodev", None, lambda api, dst: None, None)
+    t.ok(ok and "virtio-net0" in diag, CHECKS[7], diag)
+    ok, diag = failure("cancel", "tap0", lambda api, dst: api.cmd("migrate-cancel"), "stop-and-copy")
+    t.ok(ok, CHECKS[8], diag)
 
 t.done()
