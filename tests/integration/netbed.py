@@ -22,15 +22,21 @@ def root_problem():
 
 
 class Testbed:
-    def __init__(self, name):
+    def __init__(self, name, nics=False):
         # Unique per test and per run: parallel tests and other users of the
         # machine never share a namespace.
         self.prefix = f"t{os.getpid() % 100000}{name[:6]}-"
-        self.env = dict(os.environ, COMPSC_TESTBED_PREFIX=self.prefix)
+        self.env = dict(os.environ, COMPSC_TESTBED_PREFIX=self.prefix, COMPSC_NIC=NIC)
+        self.nics = nics
+
+    def nic_dir(self, host):
+        """Run directory of a host's compsc-nic (testbed --nics)."""
+        return f"/run/compsc-testbed/{self.prefix}{host}"
 
     def __enter__(self):
         subprocess.run([TESTBED, "down"], env=self.env, capture_output=True)
-        p = subprocess.run([TESTBED, "up"], env=self.env, capture_output=True, text=True)
+        p = subprocess.run([TESTBED] + (["--nics"] if self.nics else []) + ["up"], env=self.env,
+                           capture_output=True, text=True)
         if p.returncode != 0:
             self.__exit__(None, None, None)
             raise RuntimeError(f"testbed up failed: {p.stdout}{p.stderr}")
