@@ -112,9 +112,20 @@ class Vmm:
 
 class Api:
     def __init__(self, path, timeout=10):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(timeout)
-        self.s.connect(path)
+        # The socket file appears at bind(), a moment before listen():
+        # retry a refused connection briefly (a loaded machine widens it).
+        deadline = time.time() + 5
+        while True:
+            self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.s.settimeout(timeout)
+            try:
+                self.s.connect(path)
+                break
+            except (ConnectionRefusedError, FileNotFoundError):
+                self.s.close()
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.02)
         self.buf = b""
         self.events = []
         self.greeting = self.read()
