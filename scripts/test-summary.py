@@ -8,36 +8,51 @@ import json
 import re
 import sys
 
-log = sys.argv[1] if len(sys.argv) > 1 else "build/meson-logs/testlog.json"
+logs = sys.argv[1:] or ["build/meson-logs/testlog.json"]
 passed = failed = skipped = 0
 failures = []
-with open(log) as f:
-    for line in f:
-        entry = json.loads(line)
-        name, result, out = entry["name"], entry["result"], entry.get("stdout") or ""
-        tap = [l for l in out.splitlines() if re.match(r"(not )?ok\b", l)]
-        if not tap:
-            if result in ("OK", "EXPECTEDFAIL"):
-                passed += 1
-            elif result == "SKIP":
-                skipped += 1
-            else:
-                failed += 1
-                failures.append(f"{name} ({result})")
+
+
+def entries():
+    for log in logs:
+        try:
+            with open(log) as f:
+                lines = f.readlines()
+        except OSError as e:
+            yield {"name": log, "result": "ERROR", "stdout": f"cannot read {log}: {e}"}
             continue
-        bad = 0
-        for l in tap:
-            if l.startswith("not ok"):
-                bad += 1
-                failures.append(f"{name}: {l}")
-            elif re.search(r"#\s*SKIP", l, re.I):
-                skipped += 1
-            else:
-                passed += 1
-        failed += bad
-        if result not in ("OK", "EXPECTEDFAIL", "SKIP") and bad == 0:
+        tag = "" if log == logs[0] else f" [{log.split('/')[-3]}]"
+        for line in lines:
+            entry = json.loads(line)
+            entry["name"] += tag
+            yield entry
+
+
+for entry in entries():
+    name, result, out = entry["name"], entry["result"], entry.get("stdout") or ""
+    tap = [l for l in out.splitlines() if re.match(r"(not )?ok\b", l)]
+    if not tap:
+        if result in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif result == "SKIP":
+            skipped += 1
+        else:
             failed += 1
-            failures.append(f"{name} ({result} after {len(tap)} cases)")
+            failures.append(f"{name} ({result})")
+        continue
+    bad = 0
+    for l in tap:
+        if l.startswith("not ok"):
+            bad += 1
+            failures.append(f"{name}: {l}")
+        elif re.search(r"#\s*SKIP", l, re.I):
+            skipped += 1
+        else:
+            passed += 1
+    failed += bad
+    if result not in ("OK", "EXPECTEDFAIL", "SKIP") and bad == 0:
+        failed += 1
+        failures.append(f"{name} ({result} after {len(tap)} cases)")
 for f in failures:
     print(f"FAILED: {f}")
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
