@@ -49,6 +49,18 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	fprintf(stderr, "%s\n", line);
 }
 
+int cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", log_program);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see --help)\n", stderr);
+	return CLI_EXIT_USAGE;
+}
+
 uint64_t now_ns(void)
 {
 	struct timespec ts;

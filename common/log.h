@@ -17,6 +17,11 @@ int log_parse_level(const char *name);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A bad command line: prints "program: message (see --help)" on stderr and
+ * returns 2, the exit status for usage errors in every compsc program. */
+#define CLI_EXIT_USAGE 2
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)

@@ -22,7 +22,6 @@
 #include "pf_ctl.h"
 #include "vfio_user_server.h"
 
-#define EXIT_USAGE 2
 
 static void usage(FILE *out)
 {
@@ -38,19 +37,6 @@ static void usage(FILE *out)
 		"  --rate 1g|10g      uplink line rate (default 1g; 'off' for unlimited)\n"
 		"  --log-level LEVEL  error, warn, info or debug (default info)\n"
 		"  --help             this text\n");
-}
-
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("compsc-nic: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(" (see --help)\n", stderr);
-	return EXIT_USAGE;
 }
 
 struct nic_main {
@@ -114,13 +100,13 @@ int main(int argc, char **argv)
 		case OPT_UPLINK:
 			uplink_spec = optarg;
 			if (strncmp(optarg, "tap:", 4) && strncmp(optarg, "dgram:", 6))
-				return usage_error("--uplink: '%s' is neither tap:NAME nor dgram:PATH", optarg);
+				return cli_usage_error("--uplink: '%s' is neither tap:NAME nor dgram:PATH", optarg);
 			break;
 		case OPT_VFS: {
 			char *end;
 			long n = strtol(optarg, &end, 10);
 			if (*end || end == optarg || n < 1 || n > NIC_MAX_VFS)
-				return usage_error("--vfs: '%s' is not a number from 1 to %d", optarg, NIC_MAX_VFS);
+				return cli_usage_error("--vfs: '%s' is not a number from 1 to %d", optarg, NIC_MAX_VFS);
 			cfg.n_vfs = (unsigned)n;
 			break;
 		}
@@ -129,9 +115,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_MAC:
 			if (parse_mac(optarg, cfg.mac_base) < 0 || (cfg.mac_base[0] & 1))
-				return usage_error("--mac-base: '%s' is not a unicast MAC like 02:00:00:00:00:10", optarg);
+				return cli_usage_error("--mac-base: '%s' is not a unicast MAC like 02:00:00:00:00:10", optarg);
 			if (cfg.mac_base[5] > 0xff - NIC_MAX_VFS)
-				return usage_error("--mac-base: last byte must leave room for %d VFs", NIC_MAX_VFS);
+				return cli_usage_error("--mac-base: last byte must leave room for %d VFs", NIC_MAX_VFS);
 			break;
 		case OPT_RATE:
 			if (strcmp(optarg, "1g") == 0)
@@ -141,29 +127,29 @@ int main(int argc, char **argv)
 			else if (strcmp(optarg, "off") == 0)
 				cfg.rate_bps = 0;
 			else
-				return usage_error("--rate: '%s' is not 1g, 10g or off", optarg);
+				return cli_usage_error("--rate: '%s' is not 1g, 10g or off", optarg);
 			break;
 		case OPT_LOG:
 			ret = log_parse_level(optarg);
 			if (ret < 0)
-				return usage_error("--log-level: '%s' is not one of error, warn, info, debug", optarg);
+				return cli_usage_error("--log-level: '%s' is not one of error, warn, info, debug", optarg);
 			log_set_level((enum log_level)ret);
 			break;
 		case OPT_HELP:
 			usage(stdout);
 			return 0;
 		case ':':
-			return usage_error("option %s needs a value", argv[optind - 1]);
+			return cli_usage_error("option %s needs a value", argv[optind - 1]);
 		default:
-			return usage_error("unknown option '%s'", argv[optind - 1]);
+			return cli_usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		return usage_error("unexpected argument '%s'", argv[optind]);
+		return cli_usage_error("unexpected argument '%s'", argv[optind]);
 	if (!uplink_spec || !cfg.n_vfs || !dir)
-		return usage_error("--uplink, --vfs and --dir are required");
+		return cli_usage_error("--uplink, --vfs and --dir are required");
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return usage_error("--dir: cannot create %s: %s", dir, strerror(errno));
+		return cli_usage_error("--dir: cannot create %s: %s", dir, strerror(errno));
 
 	struct nic_main *m = calloc(1, sizeof(*m));
 	if (!m || evloop_init(&m->loop) < 0) {

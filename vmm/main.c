@@ -60,19 +60,6 @@ static void usage(FILE *out)
 		"4 incoming migration failed.\n");
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("compsc-vmm: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(" (see --help)\n", stderr);
-	return VMM_EXIT_USAGE;
-}
-
 int main(int argc, char **argv)
 {
 	enum { OPT_GUEST = 256, OPT_MEM, OPT_CMDLINE, OPT_PREFIX, OPT_LOG, OPT_TIMING, OPT_HELP, OPT_VF, OPT_VIRTIO_NET,
@@ -118,14 +105,14 @@ int main(int argc, char **argv)
 			break;
 		case OPT_MEM:
 			if (parse_size(optarg, &ram_size) < 0)
-				return usage_error("--mem: '%s' is not a size (use e.g. 256M or 1G)", optarg);
+				return cli_usage_error("--mem: '%s' is not a size (use e.g. 256M or 1G)", optarg);
 			if (ram_size < CSC_RAM_MIN || ram_size > CSC_RAM_MAX || ram_size % (2u << 20))
-				return usage_error("--mem: %s is out of range (16M..3G, a multiple of 2M)", optarg);
+				return cli_usage_error("--mem: %s is out of range (16M..3G, a multiple of 2M)", optarg);
 			break;
 		case OPT_CMDLINE:
 			cmdline = optarg;
 			if (strlen(cmdline) >= CSC_BOOT_CMDLINE_MAX)
-				return usage_error("--cmdline: longer than %d bytes", CSC_BOOT_CMDLINE_MAX - 1);
+				return cli_usage_error("--cmdline: longer than %d bytes", CSC_BOOT_CMDLINE_MAX - 1);
 			break;
 		case OPT_PREFIX:
 			prefix = optarg;
@@ -133,12 +120,12 @@ int main(int argc, char **argv)
 		case OPT_LOG:
 			ret = log_parse_level(optarg);
 			if (ret < 0)
-				return usage_error("--log-level: '%s' is not one of error, warn, info, debug", optarg);
+				return cli_usage_error("--log-level: '%s' is not one of error, warn, info, debug", optarg);
 			log_set_level((enum log_level)ret);
 			break;
 		case OPT_VF:
 			if (n_vf_paths == VM_MAX_VFS)
-				return usage_error("--vf: at most %d VFs", VM_MAX_VFS);
+				return cli_usage_error("--vf: at most %d VFs", VM_MAX_VFS);
 			vf_paths[n_vf_paths++] = optarg;
 			break;
 		case OPT_TIMING:
@@ -146,9 +133,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_VIRTIO_NET:
 			if (n_vnet == VIRTIO_NET_MAX_DEVICES)
-				return usage_error("--virtio-net: at most %d devices", VIRTIO_NET_MAX_DEVICES);
+				return cli_usage_error("--virtio-net: at most %d devices", VIRTIO_NET_MAX_DEVICES);
 			if (virtio_net_parse(optarg, &vnet_opts[n_vnet], err, sizeof(err)) < 0)
-				return usage_error("--virtio-net: %s", err);
+				return cli_usage_error("--virtio-net: %s", err);
 			n_vnet++;
 			break;
 		case OPT_HELP:
@@ -161,7 +148,7 @@ int main(int argc, char **argv)
 			char host[256];
 			uint16_t port;
 			if (mig_parse_uri(optarg, host, sizeof(host), &port, err, sizeof(err)) < 0)
-				return usage_error("--incoming: %s", err);
+				return cli_usage_error("--incoming: %s", err);
 			incoming = optarg;
 			break;
 		}
@@ -170,19 +157,19 @@ int main(int argc, char **argv)
 			break;
 		case OPT_TESTDEV:
 			if (parse_size(optarg, &testdev_val) < 0 || testdev_val > UINT32_MAX)
-				return usage_error("--test-device: '%s' is not a 32-bit number", optarg);
+				return cli_usage_error("--test-device: '%s' is not a 32-bit number", optarg);
 			testdev = true;
 			break;
 		case ':':
-			return usage_error("option %s needs a value", argv[optind - 1]);
+			return cli_usage_error("option %s needs a value", argv[optind - 1]);
 		default:
-			return usage_error("unknown option '%s'", argv[optind - 1]);
+			return cli_usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		return usage_error("unexpected argument '%s'", argv[optind]);
+		return cli_usage_error("unexpected argument '%s'", argv[optind]);
 	if (!guest)
-		return usage_error("--guest FILE is required");
+		return cli_usage_error("--guest FILE is required");
 
 	/* The guest file is checked before KVM is touched: a bad file is a
 	 * usage error whatever the machine. */

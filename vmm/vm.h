@@ -20,7 +20,7 @@
 /* Exit statuses of compsc-vmm (besides the guest's own exit status). */
 enum vmm_exit_code {
 	VMM_EXIT_FAULT = 1,	/* guest fault, KVM error, internal error */
-	VMM_EXIT_USAGE = 2,	/* bad command line or input file */
+	VMM_EXIT_USAGE = CLI_EXIT_USAGE,	/* bad command line or input file */
 	VMM_EXIT_NO_KVM = 3,	/* /dev/kvm missing or not accessible */
 	VMM_EXIT_MIGRATION = 4,	/* incoming migration failed (destination) */
 };
