@@ -8,6 +8,8 @@ missing KVM is a failure (CI machines have KVM).
 import os
 import subprocess
 import sys
+import threading
+import time
 
 BUILD = os.environ.get("COMPSC_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 VMM = os.environ.get("COMPSC_VMM", os.path.join(BUILD, "vmm", "compsc-vmm"))
@@ -86,3 +88,75 @@ def run_vmm(cmdline="", mem=None, extra=None, timeout=60, prefix=None):
     if mem:
         args += ["--mem", mem]
     return run(args + (extra or []), timeout=timeout, prefix=prefix)
+
+
+class Background:
+    """A program running in the background (a VMM, usually). Threads
+    collect stdout and stderr line by line, so waiting for a line can time
+    out and nothing blocks on a full pipe."""
+
+    def __init__(self, args):
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     errors="replace")
+        self.out, self.err = [], []
+        self.cond = threading.Condition()
+        self.threads = [threading.Thread(target=self._pump, args=(self.proc.stdout, self.out), daemon=True),
+                        threading.Thread(target=self._pump, args=(self.proc.stderr, self.err), daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def _pump(self, stream, lines):
+        for line in stream:
+            with self.cond:
+                lines.append(line)
+                self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def wait_for(self, text, timeout=30, stream="out"):
+        """The first line of stdout (or stderr) containing text, waiting up
+        to timeout seconds; None if it never came."""
+        lines = self.out if stream == "out" else self.err
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for line in lines:
+                    if text in line:
+                        return line
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and not any(t.is_alive() for t in self.threads)):
+                    return None
+                self.cond.wait(min(left, 0.1))
+
+    def finish(self, timeout=60):
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for t in self.threads:
+            t.join(timeout=5)
+        return self.proc.returncode
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        return self.finish(10)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        return self.finish(10)
+
+    @property
+    def output(self):
+        with self.cond:
+            return "".join(self.out)
+
+    def text(self):
+        with self.cond:
+            return (f"exit {self.proc.returncode}\n--- stdout\n" + "".join(self.out) + "--- stderr\n" +
+                    "".join(self.err))
+
+    def __str__(self):
+        return self.text()

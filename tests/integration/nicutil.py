@@ -2,16 +2,14 @@
 socket, the datagram wire, and test frames in the guest's vfraw format."""
 import json
 import os
-import queue
 import shutil
 import socket
 import struct
 import subprocess
 import tempfile
-import threading
 import time
 
-from harness import BUILD
+from harness import BUILD, Background
 
 NIC = os.environ.get("COMPSC_NIC", os.path.join(BUILD, "nic", "compsc-nic"))
 ETHERTYPE = 0x88B5
@@ -130,68 +128,14 @@ class Wire:
         self.sock.close()
 
 
-class Guest:
-    """A compsc-vmm running in the background; its console is read by a
-    thread so that waiting for a line can time out."""
+class Guest(Background):
+    """A compsc-vmm with VFs, running in the background (harness.Background)."""
 
     def __init__(self, vmm, guest, cmdline, vfs=(), mem="128M", extra=None):
         args = [vmm, "--guest", guest, "--mem", mem, "--cmdline", cmdline]
         for v in vfs:
             args += ["--vf", v]
-        self.proc = subprocess.Popen(args + (extra or []), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
-        self.lines = []
-        self.queue = queue.Queue()
-        self.stderr = ""
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.queue.put(line)
-        self.queue.put(None)
+        super().__init__(args + (extra or []))
 
     def wait_line(self, needle, timeout=20):
-        deadline = time.time() + timeout
-        while True:
-            left = deadline - time.time()
-            if left <= 0:
-                return None
-            try:
-                line = self.queue.get(timeout=left)
-            except queue.Empty:
-                return None
-            if line is None:
-                self.queue.put(None)
-                return None
-            self.lines.append(line)
-            if needle in line:
-                return line
-
-    def finish(self, timeout=60):
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.reader.join(5)
-        while True:
-            try:
-                line = self.queue.get_nowait()
-            except queue.Empty:
-                break
-            if line is not None:
-                self.lines.append(line)
-        self.stderr = self.proc.stderr.read()
-        return self.proc.returncode
-
-    def kill(self):
-        self.proc.kill()
-        return self.finish()
-
-    @property
-    def output(self):
-        return "".join(self.lines)
-
-    def __str__(self):
-        return f"exit {self.proc.returncode}\n--- console\n{self.output}--- stderr\n{self.stderr}"
+        return self.wait_for(needle, timeout)
