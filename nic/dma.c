@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 void dma_init(struct dma_space *d)
 {
@@ -41,6 +43,15 @@ int dma_map_fd(struct dma_space *d, uint64_t iova, uint64_t size, int fd, uint64
 		return ret;
 	if ((iova | size | offset) & 0xfff)
 		return -EINVAL;
+	/* The memory must exist and stay: a mapping past the end of the file,
+	 * or a file that can shrink later, would kill this process with
+	 * SIGBUS on the first DMA access. */
+	struct stat st;
+	int seals = fcntl(fd, F_GET_SEALS);
+	if (fstat(fd, &st) < 0 || offset + size < offset || offset + size > (uint64_t)st.st_size)
+		return -ERANGE;
+	if (seals < 0 || !(seals & F_SEAL_SHRINK))
+		return -EPERM;
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)offset);
 	if (p == MAP_FAILED)
 		return -errno;

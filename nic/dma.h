@@ -29,7 +29,8 @@ struct dma_space {
 void dma_init(struct dma_space *d);
 /* Adds a mapping of an existing host buffer (tests) or of an fd (mmap'd
  * here, shared, read-write). -EINVAL bad range, -EEXIST overlap, -ENOSPC
- * table full, or the mmap error. */
+ * table full, -ERANGE the fd is smaller than offset + size, -EPERM the fd
+ * is not sealed against shrinking (F_SEAL_SHRINK), or the mmap error. */
 int dma_map_host(struct dma_space *d, uint64_t iova, uint64_t size, void *host);
 int dma_map_fd(struct dma_space *d, uint64_t iova, uint64_t size, int fd, uint64_t offset);
 /* Removes the mapping that exactly matches [iova, iova + size). -ENOENT. */

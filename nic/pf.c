@@ -28,6 +28,17 @@ static bool mac_is_valid_unicast(const uint8_t *mac)
 	return !(mac[0] & 1) && memcmp(mac, zero, 6) != 0;
 }
 
+/* Is mac in use by another VF of this NIC (its filter or its permanent
+ * address)? Two VFs with one MAC would let one tenant receive another's
+ * traffic. */
+static bool mac_taken(const struct nic *nic, unsigned self, const uint8_t *mac)
+{
+	for (unsigned i = 0; i < nic->n_vfs; i++)
+		if (i != self && (memcmp(nic->slot[i].mac, mac, 6) == 0 || memcmp(nic->slot[i].perm_mac, mac, 6) == 0))
+			return true;
+	return false;
+}
+
 /* Returns the reply's word 0 flags: ACK or NACK. */
 static uint32_t handle_message(struct nic_vf_slot *s, const uint32_t *msg, uint32_t *reply, unsigned *n_reply)
 {
@@ -42,6 +53,8 @@ static uint32_t handle_message(struct nic_vf_slot *s, const uint32_t *msg, uint3
 		/* A MAC the host assigned is the VF's identity on the
 		 * network: the guest may not change it. */
 		if (s->mac_locked && memcmp(mac, s->perm_mac, 6) != 0)
+			return VF_MSG_NACK;
+		if (mac_taken(nic_of(&s->vf), s->vf.index, mac))
 			return VF_MSG_NACK;
 		memcpy(s->mac, mac, 6);
 		return VF_MSG_ACK;
@@ -150,6 +163,8 @@ int nic_pf_assign(struct nic *nic, unsigned vf, const uint8_t *mac, const char *
 	if (mac) {
 		if (!mac_is_valid_unicast(mac))
 			return -EINVAL;
+		if (mac_taken(nic, vf, mac))
+			return -EEXIST;
 		memcpy(s->perm_mac, mac, 6);
 		memcpy(s->mac, mac, 6);
 		s->mac_locked = true;

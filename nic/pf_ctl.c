@@ -162,7 +162,9 @@ void pf_ctl_execute(struct nic *nic, const char *line, char *out_buf, size_t out
 		}
 		int ret = nic_pf_assign(nic, vf, have_mac ? mac : NULL, owner);
 		if (ret < 0)
-			emit(&o, "{\"error\":\"assign: %s\"}", ret == -EINVAL ? "MAC must be unicast and non-zero" : strerror(-ret));
+			emit(&o, "{\"error\":\"assign: %s\"}", ret == -EINVAL ? "MAC must be unicast and non-zero"
+							       : ret == -EEXIST ? "MAC in use by another VF"
+										  : strerror(-ret));
 		else
 			emit_vf(&o, nic, vf);
 	} else if (strcmp(cmd, "free") == 0) {
@@ -224,7 +226,9 @@ static void client_readable(void *opaque, uint32_t events)
 			pf_ctl_execute(c->nic, c->line, reply, sizeof(reply) - 1);
 		size_t len = strlen(reply);
 		reply[len++] = '\n';
-		if (send(c->fd, reply, len, MSG_NOSIGNAL) != (ssize_t)len) {
+		/* A client that does not read its replies is dropped, not
+		 * waited for: the event loop serves the VFs too. */
+		if (send(c->fd, reply, len, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)len) {
 			client_close(c);
 			return;
 		}
@@ -248,8 +252,6 @@ static void listener_readable(void *opaque, uint32_t events)
 	}
 	c->fd = fd;
 	c->nic = nic;
-	struct timeval tv = { .tv_sec = 2 };
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (evloop_add(nic->loop, fd, EPOLLIN, client_readable, c) < 0) {
 		close(fd);
 		free(c);

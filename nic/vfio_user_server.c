@@ -55,7 +55,9 @@ static int send_reply(struct vfio_user_conn *c, const struct vfu_header *req, in
 
 	if (req->flags & VFU_FLAG_NO_REPLY)
 		return 0;	/* posted: the client does not wait */
-	ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+	/* Never wait for a client that does not read its replies: the event
+	 * loop serves every VF. A full socket closes this connection. */
+	ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 	return n == (ssize_t)h.msg_size ? 0 : -EPIPE;
 }
 
@@ -68,6 +70,20 @@ static int take_fds(struct vfio_user_conn *c, int *out, unsigned n)
 	memmove(c->fds, c->fds + n, (c->n_fds - n) * sizeof(int));
 	c->n_fds -= n;
 	return 0;
+}
+
+/* Interrupts are written from the single event-loop thread: anything but
+ * an eventfd (a pipe that fills up, a socket) could block the whole NIC. */
+static bool is_eventfd(int fd)
+{
+	char path[64], target[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = '\0';
+	return strcmp(target, "anon_inode:[eventfd]") == 0;
 }
 
 static void config_space(uint8_t *cfg)
@@ -152,8 +168,11 @@ static int handle(struct vfio_user_conn *c, const struct vfu_header *h, uint8_t 
 		int ret = dma_map_fd(&s->vf.dma, m.addr, m.size, fds[0], m.offset);
 		close(fds[0]);	/* the mapping keeps the memory */
 		if (ret < 0) {
+			const char *why = ret == -EPERM ? "the memory fd is not sealed against shrinking"
+					  : ret == -ERANGE ? "the range runs past the end of the memory fd"
+							   : strerror(-ret);
 			log_warn("vf%u: DMA_MAP [0x%llx, +0x%llx) refused: %s", c->vf, (unsigned long long)m.addr,
-				 (unsigned long long)m.size, strerror(-ret));
+				 (unsigned long long)m.size, why);
 			return send_reply(c, h, -ret, NULL, 0);
 		}
 		log_info("vf%u: DMA window [0x%llx, 0x%llx) mapped", c->vf, (unsigned long long)m.addr,
@@ -216,6 +235,14 @@ static int handle(struct vfio_user_conn *c, const struct vfu_header *h, uint8_t 
 		if (set.flags & VFIO_IRQ_SET_DATA_EVENTFD) {
 			if (take_fds(c, fds, set.count) < 0)
 				return send_reply(c, h, EINVAL, NULL, 0);
+			for (uint32_t i = 0; i < set.count; i++) {
+				if (!is_eventfd(fds[i])) {
+					log_warn("vf%u: SET_IRQS refused: vector %u's fd is not an eventfd", c->vf,
+						 set.start + i);
+					close_fds(fds, set.count);
+					return send_reply(c, h, EINVAL, NULL, 0);
+				}
+			}
 			for (uint32_t i = 0; i < set.count; i++) {
 				int *slot_fd = &s->irq_fd[set.start + i];
 				if (*slot_fd >= 0)
@@ -373,8 +400,6 @@ static void listener_readable(void *opaque, uint32_t events)
 	c->fd = fd;
 	c->vf = l->vf;
 	c->nic = l->nic;
-	struct timeval tv = { .tv_sec = 2 };
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (evloop_add(l->nic->loop, fd, EPOLLIN, conn_readable, c) < 0) {
 		close(fd);
 		free(c);

@@ -152,8 +152,10 @@ void vcpu_kick(struct vcpu *vcpu)
 	 * the signal interrupts a KVM_RUN already in progress. */
 	if (vcpu->run)
 		__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&vcpu->vm->kick_lock);
 	if (vcpu->thread_started)
 		pthread_kill(vcpu->thread, SIGUSR1);
+	pthread_mutex_unlock(&vcpu->vm->kick_lock);
 }
 
 static struct ratelimit pio_log = RATELIMIT_INIT(5);

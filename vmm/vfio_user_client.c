@@ -144,7 +144,11 @@ int vfu_client_request(struct vfu_client *c, uint16_t command, const void *paylo
 	}
 	if (reply_len)
 		*reply_len = got < reply_cap ? got : reply_cap;
-	ret = (h.flags & VFU_FLAG_ERROR) ? -(int)(h.error_no ? h.error_no : EIO) : 0;
+	/* The device's errno is untrusted: only a plausible one passes. */
+	if (h.flags & VFU_FLAG_ERROR)
+		ret = h.error_no > 0 && h.error_no < 4096 ? -(int)h.error_no : -EIO;
+	else
+		ret = 0;
 out:
 	pthread_mutex_unlock(&c->lock);
 	return ret;

@@ -85,6 +85,8 @@ int vm_create(struct vm *vm, int kvm_fd, uint64_t ram_size, unsigned n_vcpus)
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
 		vm->vcpus[i].fd = -1;
 	pthread_mutex_init(&vm->run_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_mutex_init(&vm->kick_lock, NULL);
 	pthread_cond_init(&vm->run_cond, NULL);
 	vm->n_pages = ram_size / CSC_PAGE_SIZE;
 	vm->vmm_dirty = calloc((vm->n_pages + 63) / 64, sizeof(uint64_t));
@@ -109,8 +111,11 @@ int vm_create(struct vm *vm, int kvm_fd, uint64_t ram_size, unsigned n_vcpus)
 	}
 	irq_router_init(&vm->irq, vm->vm_fd);
 
-	vm->ram_fd = memfd_create("compsc-guest-ram", MFD_CLOEXEC);
-	if (vm->ram_fd < 0 || ftruncate(vm->ram_fd, (off_t)ram_size) < 0) {
+	/* Sealed against resizing: device processes map it for DMA and would
+	 * die of SIGBUS on pages cut away under them (they check the seal). */
+	vm->ram_fd = memfd_create("compsc-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (vm->ram_fd < 0 || ftruncate(vm->ram_fd, (off_t)ram_size) < 0 ||
+	    fcntl(vm->ram_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		ret = -errno;
 		log_error("guest memory: cannot create a %llu MiB memfd: %s",
 			  (unsigned long long)(ram_size >> 20), strerror(errno));
@@ -218,6 +223,7 @@ int vm_pause(struct vm *vm)
 	int ret = 0;
 	bool first;
 
+	pthread_mutex_lock(&vm->pause_lock);
 	pthread_mutex_lock(&vm->run_lock);
 	first = vm->pause_count++ == 0;
 	if (first)
@@ -235,6 +241,7 @@ int vm_pause(struct vm *vm)
 	if (first)
 		for (unsigned i = 0; i < vm->n_pause_hooks; i++)
 			vm->pause_hooks[i].pause(vm->pause_hooks[i].opaque);
+	pthread_mutex_unlock(&vm->pause_lock);
 	return ret;
 }
 
@@ -242,6 +249,7 @@ void vm_resume(struct vm *vm)
 {
 	bool last;
 
+	pthread_mutex_lock(&vm->pause_lock);
 	pthread_mutex_lock(&vm->run_lock);
 	last = vm->pause_count == 1;
 	pthread_mutex_unlock(&vm->run_lock);
@@ -255,6 +263,7 @@ void vm_resume(struct vm *vm)
 		pthread_cond_broadcast(&vm->run_cond);
 	}
 	pthread_mutex_unlock(&vm->run_lock);
+	pthread_mutex_unlock(&vm->pause_lock);
 }
 
 bool vm_is_paused(struct vm *vm)
@@ -277,7 +286,9 @@ int vm_start_vcpus(struct vm *vm)
 			vm_request_exit(vm, VMM_EXIT_FAULT);
 			return -ret;
 		}
+		pthread_mutex_lock(&vm->kick_lock);
 		vcpu->thread_started = true;
+		pthread_mutex_unlock(&vm->kick_lock);
 		pthread_mutex_lock(&vm->run_lock);
 		vm->n_started++;
 		pthread_mutex_unlock(&vm->run_lock);
@@ -316,10 +327,14 @@ int vm_run(struct vm *vm)
 	if (!atomic_load(&vm->stopping))
 		evloop_run(&vm->loop);
 	for (unsigned i = 0; i < vm->n_vcpus; i++) {
-		if (vm->vcpus[i].thread_started) {
+		/* Retire the thread for kickers first (a migration thread may
+		 * be pausing right now), then join it. */
+		pthread_mutex_lock(&vm->kick_lock);
+		bool started = vm->vcpus[i].thread_started;
+		vm->vcpus[i].thread_started = false;
+		pthread_mutex_unlock(&vm->kick_lock);
+		if (started)
 			pthread_join(vm->vcpus[i].thread, NULL);
-			vm->vcpus[i].thread_started = false;
-		}
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (vm->platform)

@@ -66,6 +66,12 @@ struct vm {
 	 * run while pause_count is 0; a paused vCPU is parked outside KVM_RUN
 	 * with its last MMIO/PIO exit completed, so its state can be read. */
 	pthread_mutex_t run_lock;
+	/* Serialises whole vm_pause/vm_resume calls (count change and device
+	 * hooks together), so a pause never overtakes a resume's hooks. */
+	pthread_mutex_t pause_lock;
+	/* Held while kicking a vCPU thread and while retiring one before
+	 * pthread_join: a joined thread is never signalled. */
+	pthread_mutex_t kick_lock;
 	pthread_cond_t run_cond;
 	unsigned pause_count;
 	atomic_bool pause_req;

@@ -2,9 +2,13 @@
 """compsc-nic with real guests: frames between a guest's VF and the wire,
 between two guests through the internal switch, over a TAP uplink, and a
 guest whose DMA goes astray while the other VF keeps working."""
+import errno
+import fcntl
 import os
 import re
 import shutil
+import socket
+import struct
 import subprocess
 import time
 
@@ -38,6 +42,75 @@ with Nic(vfs=2) as nic:
     regs = nic.ctl("regs 0")["regs"]
     t.ok(regs["STATUS"]["value"] & 2 and regs["EIAC"]["migrate"] and not regs["RDT0"]["migrate"],
          "pf.sock: regs shows values and migration classes", regs.get("STATUS"))
+
+# ---- a hostile VMM on the vfio-user socket (no KVM needed) ---------------------
+def vfu_msg(cmd, payload=b"", msg_id=1):
+    return struct.pack("<HHIII", msg_id, cmd, 16 + len(payload), 0, 0) + payload
+
+
+def vfu_reply(sock):
+    head = b""
+    while len(head) < 16:
+        chunk = sock.recv(16 - len(head))
+        if not chunk:
+            return None
+        head += chunk
+    msg_id, cmd, size, flags, err = struct.unpack("<HHIII", head)
+    body = b""
+    while len(body) < size - 16:
+        body += sock.recv(size - 16 - len(body))
+    return flags, err, body
+
+
+with Nic(vfs=2) as nic:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(nic.vf(0))
+    s.sendall(vfu_msg(1, struct.pack("<HH", 0, 1) + b"{}\0"))
+    flags, err, _ = vfu_reply(s)
+    versioned = flags & 0x20 == 0
+    # DMA_MAP of an unsealed memfd (it could be shrunk under the device,
+    # which would then die of SIGBUS), then of a sealed one too small for
+    # the range it claims: both refused.
+    def dma_map(fd, size, msg_id):
+        socket.send_fds(s, [vfu_msg(2, struct.pack("<IIQQQ", 32, 3, 0, 0, size), msg_id)], [fd])
+        return vfu_reply(s)
+    fd = os.memfd_create("hostile")
+    os.ftruncate(fd, 1 << 20)
+    flags, err, _ = dma_map(fd, 1 << 20, 2)
+    os.close(fd)
+    dma_refused = flags & 0x20 and err == errno.EPERM
+    fd = os.memfd_create("hostile-small", os.MFD_ALLOW_SEALING)
+    os.ftruncate(fd, 4096)
+    fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW)
+    flags, err, _ = dma_map(fd, 1 << 20, 3)
+    os.close(fd)
+    dma_refused = dma_refused and flags & 0x20 and err == errno.ERANGE
+    # SET_IRQS with a pipe instead of an eventfd: refused.
+    r, w = os.pipe()
+    socket.send_fds(s, [vfu_msg(8, struct.pack("<IIIII", 20, 0x24, 2, 0, 1), 4)], [w])
+    flags, err, _ = vfu_reply(s)
+    os.close(r)
+    os.close(w)
+    irq_refused = flags & 0x20 and err == errno.EINVAL
+    # A header claiming a 4 GiB message: the connection is closed.
+    s.sendall(struct.pack("<HHIII", 4, 9, 0xFFFFFFF0, 0, 0))
+    closed = vfu_reply(s) is None
+    s.close()
+    stats = nic.ctl("stats")
+    s2 = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s2.settimeout(5)
+    s2.connect(nic.vf(0))
+    s2.sendall(vfu_msg(1, struct.pack("<HH", 0, 1) + b"{}\0"))
+    again = vfu_reply(s2)
+    s2.close()
+    t.ok(versioned and dma_refused and irq_refused and closed and nic.alive() and "uplink" in stats
+         and again and again[0] & 0x20 == 0,
+         "hostile vfio-user client: unsealed DMA fd, pipe as IRQ fd, huge header: refused, NIC unharmed",
+         f"{versioned} {dma_refused} {irq_refused} {closed}\n{nic.read_log()}")
+    t.ok("not sealed" in nic.read_log() and "runs past the end" in nic.read_log()
+         and "not an eventfd" in nic.read_log(),
+         "hostile vfio-user client: the NIC log says why", nic.read_log())
 
 problem = kvm_problem()
 NAMES = ["guest sends frames out of the uplink", "guest receives frames from the uplink (polling)",

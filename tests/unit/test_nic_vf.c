@@ -10,6 +10,10 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "../../common/vf82576.h"
 #include "../../common/vf_regtable.h"
 #include "../../nic/nic.h"
@@ -386,6 +390,52 @@ static void test_mailbox_host_locked_mac(void **state)
 	assert_int_equal(nic_pf_assign(&nic, 9, admin, "x"), -ENOENT);
 }
 
+static void test_mailbox_mac_of_another_vf_refused(void **state)
+{
+	uint32_t reply[3];
+	(void)state;
+	driver_reset(VF(0));
+	driver_reset(VF(1));
+	/* VF0 asks for VF1's address (02:00:00:00:00:11): refused, or VF0
+	 * would receive VF1's traffic. */
+	uint32_t set_mac[3] = { VF_MSG_SET_MAC_ADDR, 0x00000002, 0x1100 };
+	mbx_send(VF(0), set_mac, 3);
+	assert_true(mbx_reply(VF(0), reply, 1) & VF_MSG_NACK);
+	assert_memory_equal(nic.slot[0].mac, "\x02\x00\x00\x00\x00\x10", 6);
+	/* The host cannot hand out a MAC in use either. */
+	const uint8_t taken[6] = { 0x02, 0, 0, 0, 0, 0x12 };	/* VF2's */
+	assert_int_equal(nic_pf_assign(&nic, 0, taken, "x"), -EEXIST);
+}
+
+static void test_dma_map_fd_needs_sealed_memory(void **state)
+{
+	struct dma_space d;
+	(void)state;
+	dma_init(&d);
+	int loose = memfd_create("loose", MFD_CLOEXEC);
+	assert_true(loose >= 0);
+	assert_int_equal(ftruncate(loose, 1 << 20), 0);
+	/* Unsealed: the owner could shrink it under us. */
+	assert_int_equal(dma_map_fd(&d, 0, 1 << 20, loose, 0), -EPERM);
+	close(loose);
+
+	int sealed = memfd_create("sealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	assert_int_equal(ftruncate(sealed, 1 << 20), 0);
+	assert_int_equal(fcntl(sealed, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
+	/* Larger than the file, or past its end: refused. */
+	assert_int_equal(dma_map_fd(&d, 0, 2 << 20, sealed, 0), -ERANGE);
+	assert_int_equal(dma_map_fd(&d, 0, 1 << 20, sealed, 4096), -ERANGE);
+	assert_int_equal(dma_map_fd(&d, 0, UINT64_MAX & ~0xfffull, sealed, 4096), -ERANGE);
+	/* The right size: mapped, and usable. */
+	assert_int_equal(dma_map_fd(&d, 0x100000, 1 << 20, sealed, 0), 0);
+	uint8_t *p = dma_ptr(&d, 0x100000 + 4096, 8);
+	assert_non_null(p);
+	p[0] = 0x42;
+	assert_null(dma_ptr(&d, 0x100000 + (1 << 20) - 4, 8));
+	dma_unmap_all(&d);
+	close(sealed);
+}
+
 static void test_mailbox_vfu_arbitration(void **state)
 {
 	struct nic_vf *vf = VF(0);
@@ -720,6 +770,8 @@ int main(void)
 		T(test_mailbox_nack_before_cts_then_handshake),
 		T(test_mailbox_host_locked_mac),
 		T(test_mailbox_vfu_arbitration),
+		T(test_mailbox_mac_of_another_vf_refused),
+		T(test_dma_map_fd_needs_sealed_memory),
 		T(test_tx_ring_wrap_and_write_back),
 		T(test_rx_ring_wrap_and_fifo),
 		T(test_rx_drops_when_buffer_full),
