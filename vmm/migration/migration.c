@@ -935,15 +935,26 @@ static int dst_ram(struct migration *m, const struct mig_rec *rec)
 	if (ret < 0)
 		return fail(m, ret, "bad stream: %s", err);
 	uint64_t pfn0 = r.gpa / MIG_PAGE_SIZE;
-	for (uint32_t i = 0; i < r.count; i++) {
-		uint64_t pfn = pfn0 + i;
-		uint8_t *dst = m->vm->ram + pfn * MIG_PAGE_SIZE;
-		if (r.data) {
-			memcpy(dst, r.data + (size_t)i * MIG_PAGE_SIZE, MIG_PAGE_SIZE);
-			m->touched[pfn / 64] |= 1ull << (pfn % 64);
-		} else if (page_touched(m, pfn)) {
-			memset(dst, 0, MIG_PAGE_SIZE);
+	if (r.data) {
+		/* Written through the memfd rather than the mapping: whole
+		 * pages go straight into the page cache, without a page fault
+		 * and a clear_page each (the cost that dominated large VMs). */
+		size_t len = (size_t)r.count * MIG_PAGE_SIZE, done = 0;
+		while (done < len) {
+			ssize_t n = pwrite(m->vm->ram_fd, r.data + done, len - done, (off_t)(r.gpa + done));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return fail(m, n < 0 ? -errno : -EIO, "writing guest memory at 0x%" PRIx64 ": %s",
+					    r.gpa + done, n < 0 ? strerror(errno) : "short write");
+			done += (size_t)n;
 		}
+		for (uint32_t i = 0; i < r.count; i++)
+			m->touched[(pfn0 + i) / 64] |= 1ull << ((pfn0 + i) % 64);
+	} else {
+		for (uint32_t i = 0; i < r.count; i++)
+			if (page_touched(m, pfn0 + i))
+				memset(m->vm->ram + (pfn0 + i) * MIG_PAGE_SIZE, 0, MIG_PAGE_SIZE);
 	}
 	m->pages_total += r.count;
 	return 0;
