@@ -257,9 +257,42 @@ static void test_mutated_bodies(void **state)
 	}
 }
 
+/* Bit by bit, the definition: reflected, polynomial 0x82F63B78. */
+static uint32_t crc32c_reference(uint32_t crc, const uint8_t *p, size_t len)
+{
+	crc = ~crc;
+	while (len--) {
+		crc ^= *p++;
+		for (int k = 0; k < 8; k++)
+			crc = crc & 1 ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
+	}
+	return ~crc;
+}
+
+static void test_crc32c_matches_the_definition(void **state)
+{
+	static uint8_t data[3 * 4096 * 3 + 100];
+	(void)state;
+	rng = 7;
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)next();
+	/* Lengths around the three-lane block size, offsets, and chaining. */
+	const size_t lens[] = { 0, 1, 7, 8, 4095, 12287, 12288, 12289, 24576, 24577, 36863, sizeof(data) - 5 };
+	for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+		for (size_t off = 0; off < 5; off += 2) {
+			uint32_t init = (uint32_t)next();
+			assert_int_equal(mig_crc32c(init, data + off, lens[k]), crc32c_reference(init, data + off, lens[k]));
+		}
+	}
+	uint32_t whole = mig_crc32c(0, data, sizeof(data));
+	uint32_t parts = mig_crc32c(mig_crc32c(0, data, 20000), data + 20000, sizeof(data) - 20000);
+	assert_int_equal(whole, parts);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_crc32c_matches_the_definition),
 		cmocka_unit_test(test_random_bodies_through_the_stream),
 		cmocka_unit_test(test_mutated_streams),
 		cmocka_unit_test(test_mutated_bodies),
