@@ -61,6 +61,16 @@ int cli_usage_error(const char *fmt, ...)
 	return CLI_EXIT_USAGE;
 }
 
+int cli_log_level_option(const char *value)
+{
+	int level = log_parse_level(value);
+
+	if (level < 0)
+		return cli_usage_error("--log-level: '%s' is not one of error, warn, info, debug", value);
+	log_set_level((enum log_level)level);
+	return 0;
+}
+
 uint64_t now_ns(void)
 {
 	struct timespec ts;

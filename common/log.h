@@ -21,6 +21,9 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
  * returns 2, the exit status for usage errors in every compsc program. */
 #define CLI_EXIT_USAGE 2
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The --log-level option of every program: sets the level, or reports the
+ * usage error; returns 0 or CLI_EXIT_USAGE. */
+int cli_log_level_option(const char *value);
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)

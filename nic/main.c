@@ -130,10 +130,8 @@ int main(int argc, char **argv)
 				return cli_usage_error("--rate: '%s' is not 1g, 10g or off", optarg);
 			break;
 		case OPT_LOG:
-			ret = log_parse_level(optarg);
-			if (ret < 0)
-				return cli_usage_error("--log-level: '%s' is not one of error, warn, info, debug", optarg);
-			log_set_level((enum log_level)ret);
+			if ((ret = cli_log_level_option(optarg)))
+				return ret;
 			break;
 		case OPT_HELP:
 			usage(stdout);

@@ -118,10 +118,8 @@ int main(int argc, char **argv)
 			prefix = optarg;
 			break;
 		case OPT_LOG:
-			ret = log_parse_level(optarg);
-			if (ret < 0)
-				return cli_usage_error("--log-level: '%s' is not one of error, warn, info, debug", optarg);
-			log_set_level((enum log_level)ret);
+			if ((ret = cli_log_level_option(optarg)))
+				return ret;
 			break;
 		case OPT_VF:
 			if (n_vf_paths == VM_MAX_VFS)
