@@ -57,7 +57,7 @@ static void usage(FILE *out)
 		"\n"
 		"Exit status: the guest's exit status; 1 guest fault or KVM error;\n"
 		"2 bad arguments or guest file; 3 /dev/kvm unavailable;\n"
-		"4 incoming migration failed.\n");
+		"4 incoming migration failed; 128 + N stopped by signal N (SIGINT, SIGTERM).\n");
 }
 
 int main(int argc, char **argv)
@@ -97,6 +97,13 @@ int main(int argc, char **argv)
 	log_init("compsc-vmm", LOG_WARN);
 	/* A device process that goes away must not take the VMM with it. */
 	signal(SIGPIPE, SIG_IGN);
+	/* SIGINT/SIGTERM are taken by the event loop (vm_run): blocked here,
+	 * before any thread exists, so every thread inherits the mask. */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
 		switch (opt) {

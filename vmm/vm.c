@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "../common/layout.h"
@@ -77,7 +79,7 @@ int vm_create(struct vm *vm, int kvm_fd, uint64_t ram_size, unsigned n_vcpus)
 
 	memset(vm, 0, sizeof(*vm));
 	vm->kvm_fd = kvm_fd;
-	vm->vm_fd = vm->ram_fd = -1;
+	vm->vm_fd = vm->ram_fd = vm->signal_fd = -1;
 	vm->ram = MAP_FAILED;
 	vm->ram_size = ram_size;
 	vm->n_vcpus = n_vcpus;
@@ -313,9 +315,32 @@ void vm_request_exit(struct vm *vm, int status)
 	evloop_stop(&vm->loop);
 }
 
+/* SIGINT/SIGTERM end the VM cleanly: console flushed, devices detached
+ * (the NIC sees the VMM go), exit status 128 + signal as a shell expects.
+ * main() blocks both before any thread exists; they arrive here. */
+static void on_stop_signal(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(vm->signal_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	log_warn("stopping the VM on %s", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+	vm_request_exit(vm, 128 + (int)si.ssi_signo);
+}
+
 int vm_run(struct vm *vm)
 {
 	sigset_t set, old;
+	sigset_t stop;
+
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	vm->signal_fd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (vm->signal_fd < 0 || evloop_add(&vm->loop, vm->signal_fd, EPOLLIN, on_stop_signal, vm) < 0)
+		log_warn("SIGINT/SIGTERM will not stop the VM cleanly: %s", strerror(errno));
 
 	/* vCPU threads unblock SIGUSR1 themselves; the main thread keeps it
 	 * blocked so a kick never lands here. */
@@ -337,6 +362,11 @@ int vm_run(struct vm *vm)
 			pthread_join(vm->vcpus[i].thread, NULL);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (vm->signal_fd >= 0) {
+		evloop_remove(&vm->loop, vm->signal_fd);
+		close(vm->signal_fd);
+		vm->signal_fd = -1;
+	}
 	if (vm->platform)
 		platform_console_flush(vm->platform);
 	return vm->exit_status;

@@ -57,6 +57,7 @@ struct vm {
 	struct bus bus;
 	struct irq_router irq;
 	struct evloop loop;
+	int signal_fd;		/* SIGINT/SIGTERM, read by the event loop */
 	struct platform *platform;
 	struct vf_device *vfs[VM_MAX_VFS];
 	unsigned n_vfs;

@@ -2,15 +2,19 @@
 """Boots the real guest under KVM: greeting, exit status, interrupts,
 unclaimed MMIO, and faults reported (never a hang)."""
 import re
+import signal
+import subprocess
+import time
 
-from harness import Tap, kvm_problem, run_vmm
+from harness import GUEST, VMM, Tap, kvm_problem, run_vmm
 
 t = Tap()
 problem = kvm_problem()
 CHECKS = ["greeting shows memory, command line and devices", "exit status passes through",
           "--mem 16M and 1G are what the guest sees", "unknown app lists the apps, exit 2",
           "irqfd interrupt reaches ring 3 and wakes hlt", "unclaimed MMIO reads all ones, is logged",
-          "console survives a 3000-byte line and control characters"]
+          "console survives a 3000-byte line and control characters",
+          "SIGTERM stops the VM cleanly: exit 143, console flushed, reason logged"]
 FAULTS = {
     # kind: (vector, name, ring)
     "pf": (14, "#PF page fault", 3),
@@ -56,6 +60,18 @@ lines = r.stdout.splitlines()
 t.ok(r.returncode == 0 and any(len(l) >= 1000 and set(l) == {"x"} for l in lines)
      and "bell?escape?[31m" in r.stdout and "\x1b" not in r.stdout and "\x07" not in r.stdout
      and "consoletest: done" in r.stdout, CHECKS[6], r)
+
+p = subprocess.Popen([VMM, "--guest", GUEST, "--cmdline", "app=spin report-ms=50"], stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE, text=True)
+time.sleep(0.5)
+p.send_signal(signal.SIGTERM)
+try:
+    out, err = p.communicate(timeout=20)
+except subprocess.TimeoutExpired:
+    p.kill()
+    out, err = p.communicate()
+t.ok(p.returncode == 143 and "spin: " in out and "stopping the VM on SIGTERM" in err, CHECKS[7],
+     f"exit {p.returncode}\n{out}\n{err}")
 
 for kind, (vector, name, ring) in FAULTS.items():
     r = run_vmm(f"app=fault kind={kind}", timeout=30)
