@@ -5,6 +5,7 @@ guest whose DMA goes astray while the other VF keeps working."""
 import errno
 import fcntl
 import os
+import random
 import re
 import shutil
 import socket
@@ -111,6 +112,51 @@ with Nic(vfs=2) as nic:
     t.ok("not sealed" in nic.read_log() and "runs past the end" in nic.read_log()
          and "not an eventfd" in nic.read_log(),
          "hostile vfio-user client: the NIC log says why", nic.read_log())
+
+# ---- random vfio-user traffic (no KVM needed) ----------------------------------
+def random_session(nic, rnd, n_msgs):
+    """One connection sending random commands with random payloads (and
+    sometimes fds); returns how many replies came back."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(nic.vf(rnd.randrange(2)))
+    replies = 0
+    try:
+        if rnd.random() < 0.8:
+            s.sendall(vfu_msg(1, struct.pack("<HH", 0, 1) + b"{}\0"))
+            replies += vfu_reply(s) is not None
+        for i in range(n_msgs):
+            cmd = rnd.choice([2, 3, 4, 5, 7, 8, 9, 10, 13, rnd.randrange(65536)])
+            payload = bytes(rnd.randrange(256) for _ in range(rnd.choice([0, 4, 16, 20, 24, 32, rnd.randrange(300)])))
+            if cmd in (9, 10) and rnd.random() < 0.7:	# plausible region access
+                count = rnd.choice([1, 2, 4, 8, 4, 4, 3, 1 << 20])
+                payload = struct.pack("<QII", rnd.randrange(0x4100), rnd.choice([0, 7, 3]), count) + \
+                    bytes(rnd.randrange(256) for _ in range(min(count, 8) if cmd == 10 else 0))
+            msg = vfu_msg(cmd, payload, i + 2)
+            if rnd.random() < 0.1:
+                fds = [os.eventfd(0) if rnd.random() < 0.5 else os.open("/dev/null", os.O_RDONLY)
+                       for _ in range(rnd.randrange(1, 4))]
+                socket.send_fds(s, [msg], fds)
+                for fd in fds:
+                    os.close(fd)
+            else:
+                s.sendall(msg)
+            if vfu_reply(s) is None:
+                break
+            replies += 1
+    except (OSError, socket.timeout):
+        pass
+    finally:
+        s.close()
+    return replies
+
+
+rnd = random.Random(20261126)
+with Nic(vfs=2) as nic:
+    total = sum(random_session(nic, rnd, 100) for _ in range(40))
+    stats = nic.ctl("stats")
+    t.ok(nic.alive() and "uplink" in stats and total > 1000,
+         f"random vfio-user traffic (40 sessions, {total} replies): NIC unharmed", nic.read_log()[-3000:])
 
 problem = kvm_problem()
 NAMES = ["guest sends frames out of the uplink", "guest receives frames from the uplink (polling)",
