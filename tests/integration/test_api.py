@@ -52,7 +52,10 @@ with tmpdir() as tmp:
         r = api.cmd("query-migrate")
         t.ok(r["return"]["status"] == "none", CHECKS[7], r)
         r = run_cli(["status", v.sock])
-        t.ok(r.returncode == 0 and json.loads(r.stdout)["state"] == "running", CHECKS[8], r.stdout + r.stderr)
+        rj = run_cli(["status", v.sock, "--json"])
+        t.ok(r.returncode == 0 and f"VM {v.sock} (pid " in r.stdout and "): running, 128 MiB RAM, 1 vCPU" in r.stdout
+             and "devices: platform" in r.stdout and rj.returncode == 0 and json.loads(rj.stdout)["state"] == "running",
+             CHECKS[8], r.stdout + r.stderr + rj.stdout)
         t.ok(v.alive_after(3) and v.p.poll() is None, CHECKS[9], v.log())
         api.cmd("quit")
         t.ok(v.wait_exit(5) == 0, CHECKS[10], v.log())

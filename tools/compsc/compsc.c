@@ -1,6 +1,6 @@
 /* compsc: the command line for CompSC VMs.
  *
- *   compsc status VM
+ *   compsc status VM [--json]
  *   compsc migrate VM --to tcp:HOST:PORT [--downtime-ms N] [--bandwidth B]
  *                     [--max-rounds N] [--json]
  *   compsc cancel VM
@@ -33,7 +33,7 @@ struct conn {
 static int usage(void)
 {
 	fprintf(stderr,
-		"Usage: compsc status VM\n"
+		"Usage: compsc status VM [--json]\n"
 		"       compsc migrate VM --to tcp:HOST:PORT [--downtime-ms N] [--bandwidth B]\n"
 		"                         [--max-rounds N] [--json]\n"
 		"       compsc cancel VM\n"
@@ -303,6 +303,32 @@ static int do_migrate(struct conn *c, int argc, char **argv)
 	return ok ? 0 : 1;
 }
 
+static bool json_json;	/* status --json */
+
+/* One screen a person reads; --json gives the control socket's answer. */
+static void print_status(const char *vm, json_t *r)
+{
+	json_t *mig = json_object_get(r, "migration");
+	size_t i;
+	json_t *d;
+
+	printf("VM %s (pid %lld): %s, %lld MiB RAM, %lld vCPU%s\n", vm,
+	       (long long)json_integer_value(json_object_get(r, "pid")),
+	       json_string_value(json_object_get(r, "state")) ?: "?",
+	       (long long)(json_integer_value(json_object_get(r, "ram-bytes")) >> 20),
+	       (long long)json_integer_value(json_object_get(r, "vcpus")),
+	       json_integer_value(json_object_get(r, "vcpus")) == 1 ? "" : "s");
+	printf("devices:");
+	json_array_foreach(json_object_get(r, "devices"), i, d)
+		printf(" %s (state v%lld)", json_string_value(json_object_get(d, "name")) ?: "?",
+		       (long long)json_integer_value(json_object_get(d, "version")));
+	printf("\nmigration: %s", json_string_value(json_object_get(mig, "status")) ?: "none");
+	const char *stage = json_string_value(json_object_get(mig, "stage"));
+	if (stage && strcmp(stage, "none"))
+		printf(", stage %s", stage);
+	printf("\n");
+}
+
 int main(int argc, char **argv)
 {
 	static struct conn c;
@@ -323,7 +349,9 @@ int main(int argc, char **argv)
 	json_decref(greeting);
 	if (strcmp(cmd, "migrate") == 0)
 		return do_migrate(&c, argc - 3, argv + 3);
-	if (argc != 3)
+	if (argc == 4 && strcmp(cmd, "status") == 0 && strcmp(argv[3], "--json") == 0)
+		json_json = true;
+	else if (argc != 3)
 		return usage();
 	const char *exec = strcmp(cmd, "cancel") == 0 ? "migrate-cancel" : cmd;
 	json_t *rep = command(&c, json_pack("{s:s}", "execute", exec), NULL, NULL);
@@ -332,9 +360,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (strcmp(cmd, "status") == 0) {
-		char *t = json_dumps(json_object_get(rep, "return"), JSON_INDENT(2));
-		printf("%s\n", t);
-		free(t);
+		json_t *r = json_object_get(rep, "return");
+		if (json_json) {
+			char *t = json_dumps(r, JSON_INDENT(2));
+			printf("%s\n", t);
+			free(t);
+		} else {
+			print_status(vm, r);
+		}
 	}
 	json_decref(rep);
 	return 0;
