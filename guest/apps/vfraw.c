@@ -102,9 +102,12 @@ static void service(struct rx_state *st, bool irq)
 	if (n == 0 && irq) {
 		igbvf_irq_enable(&vf);
 		/* Interrupts are auto-masked when they fire: re-armed above,
-		 * then sleep until one arrives (or arrived meanwhile). */
-		if (!(irq_snapshot() != snap))
+		 * then sleep until one arrives (or arrived meanwhile), at most
+		 * 50 ms, so deadlines are honoured even if the device is gone. */
+		if (irq_snapshot() == snap) {
+			platform_wake_at_us(clock_us() + 50000);
 			irq_wait(snap);
+		}
 	}
 }
 

@@ -163,7 +163,8 @@ NAMES = ["guest sends frames out of the uplink", "guest receives frames from the
          "guest echoes frames in interrupt mode", "MAC assigned by the host reaches the guest",
          "two guests exchange frames through the internal switch",
          "DMA fault on one VF, the other VF keeps working", "VF can be reattached after its VMM dies",
-         "a second VMM on a busy VF is refused", "TAP uplink: guest frames appear on the TAP device"]
+         "a second VMM on a busy VF is refused", "TAP uplink: guest frames appear on the TAP device",
+         "the NIC dies under a running guest: the VMM says so and carries on"]
 if problem:
     for n in NAMES:
         t.skip(n, problem)
@@ -259,6 +260,18 @@ with Nic(vfs=2) as nic:
     r = run([VMM, "--guest", GUEST, "--vf", nic.vf(1)], timeout=30)
     holder.kill()
     t.ok(r.returncode == 1 and "--vf" in r.stderr and nic.alive(), NAMES[7], r)
+
+# ---- the NIC process dies under a guest ---------------------------------------------
+nic = Nic(vfs=1)
+try:
+    g = Guest(VMM, GUEST, "app=vfraw mode=recv count=100000 irq=1 timeout=3000", vfs=[nic.vf(0)])
+    up = g.wait_line("vf0 up")
+    nic.proc.kill()
+    rc = g.finish(60)
+    t.ok(up and rc == 1 and "received 0 frames" in g.output and "device lost" in "".join(g.err),
+         NAMES[9], g)
+finally:
+    nic.close()
 
 # ---- TAP uplink (root) ------------------------------------------------------------
 if os.geteuid() != 0 or not os.path.exists("/dev/net/tun") or not shutil.which("ip"):
