@@ -3,7 +3,6 @@
 lines, unknown commands, wrong argument types get error replies, and the
 VMM keeps serving (and running its guest)."""
 import json
-import socket
 
 from harness import Tap, kvm_problem
 from miglib import Api, Vmm, run_cli, tmpdir

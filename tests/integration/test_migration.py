@@ -4,7 +4,6 @@ back with memory verified by the guest, a dirtying guest (converges, or hits
 the round limit and still completes), the compsc command line, the device
 registry (state arrives on the destination)."""
 import json
-import re
 
 from harness import Tap, kvm_problem
 from miglib import Api, Vmm, run_cli, tmpdir

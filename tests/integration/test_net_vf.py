@@ -8,10 +8,9 @@ import re
 import json
 import os
 import socket
-import subprocess
 
 from harness import Tap, kvm_problem
-from netbed import PEER_TOOL, TESTBED, HostNic, Testbed, Vm, root_problem
+from netbed import PEER_TOOL, HostNic, Testbed, Vm, root_problem
 
 t = Tap()
 CHECKS = ["guest brings up the VF with lwIP (MAC from the PF)", "ping over the VF: 0% loss",

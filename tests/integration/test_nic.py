@@ -14,7 +14,7 @@ import subprocess
 import time
 
 from harness import GUEST, VMM, Tap, kvm_problem, run
-from nicutil import NIC, Guest, Nic, Wire, mac_bytes, mac_text, parse_test_frame, test_frame
+from nicutil import NIC, Guest, Nic, Wire, mac_bytes, parse_test_frame, test_frame
 
 t = Tap()
 
