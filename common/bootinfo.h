@@ -6,7 +6,7 @@
  *
  *   +0     magic 'CSCB'   version   size
  *   +8     tsc_khz        ram_size
- *   +24    n_mem  n_dev   cmdline_len
+ *   +24    n_mem  n_dev   cmdline_len  accel
  *   ...    mem[CSC_BOOT_MAX_MEM]   memory map (e820-like)
  *   ...    dev[CSC_BOOT_MAX_DEV]   device table
  *   ...    cmdline[CSC_BOOT_CMDLINE_MAX]  NUL-terminated
@@ -63,13 +63,16 @@ struct csc_bootinfo {
 	uint32_t n_mem;
 	uint32_t n_dev;
 	uint32_t cmdline_len;	/* without the NUL */
-	uint32_t reserved;
+	uint32_t accel;		/* CSC_ACCEL_* (common/guest_abi.h): the binding to take */
 	struct csc_boot_mem mem[CSC_BOOT_MAX_MEM];
 	struct csc_boot_dev dev[CSC_BOOT_MAX_DEV];
 	char cmdline[CSC_BOOT_CMDLINE_MAX];
 };
 
 _Static_assert(sizeof(struct csc_bootinfo) <= 4096, "boot info must fit its page");
+/* entry.S reads the accel field before it has a stack or C. */
+#define CSC_BOOTINFO_ACCEL_OFFSET 36
+_Static_assert(offsetof(struct csc_bootinfo, accel) == CSC_BOOTINFO_ACCEL_OFFSET, "entry.S knows this offset");
 
 /* Builder used by the VMM: start empty, add entries, finish. Each add returns
  * 0 or a negative errno (-E2BIG when a table is full or the command line is

@@ -7,6 +7,7 @@
  *   0x0000_7000  PT for the first 2 MiB (4 KiB pages, so page 0 can be absent)
  *   0x0000_8000  boot information (struct csc_bootinfo, 4 KiB)
  *   0x0000_9000  console ring (struct csc_console_ring, 8 KiB)
+ *   0x0000_B000  hypercall page of vCPU 0 (proc accelerator, common/hcall.h)
  *   0x0001_0000  free for the guest below 1 MiB
  *   0x0010_0000  guest image (ELF PT_LOAD segments must start here or above)
  *   ...          RAM up to --mem, at most CSC_RAM_MAX
@@ -26,6 +27,8 @@
 #define CSC_BOOTINFO_SIZE	0x1000ull
 #define CSC_CONSOLE_RING_GPA	0x9000ull
 #define CSC_CONSOLE_RING_SIZE	0x2000ull
+#define CSC_HCALL_GPA		0xB000ull
+#define CSC_HCALL_SIZE		0x1000ull
 #define CSC_RESERVED_END	0x100000ull	/* VMM-owned area ends here */
 #define CSC_IMAGE_MIN_GPA	CSC_RESERVED_END
 

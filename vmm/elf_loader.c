@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/guest_abi.h"
 #include "../common/layout.h"
 
 static int reject(char *err, size_t err_len, const char *fmt, ...)
@@ -21,6 +22,31 @@ static int reject(char *err, size_t err_len, const char *fmt, ...)
 	vsnprintf(err, err_len, fmt, ap);
 	va_end(ap);
 	return -ENOEXEC;
+}
+
+/* Walks the notes of one PT_NOTE segment (already checked to lie inside
+ * the file) for the CompSC bindings note; malformed notes are ignored. */
+static void read_bindings_note(const uint8_t *p, uint64_t len, uint32_t *bindings)
+{
+	static const char name[] = CSC_NOTE_NAME;
+
+	while (len >= sizeof(Elf64_Nhdr)) {
+		Elf64_Nhdr nh;
+		memcpy(&nh, p, sizeof(nh));
+		uint64_t name_sz = ((uint64_t)nh.n_namesz + 3) & ~3ull, desc_sz = ((uint64_t)nh.n_descsz + 3) & ~3ull;
+		uint64_t total = sizeof(nh) + name_sz + desc_sz;
+		if (total > len)
+			return;
+		if (nh.n_type == CSC_NOTE_BINDINGS && nh.n_namesz == sizeof(name) && nh.n_descsz == 4 &&
+		    memcmp(p + sizeof(nh), name, sizeof(name)) == 0) {
+			uint32_t mask;
+			memcpy(&mask, p + sizeof(nh) + name_sz, 4);
+			*bindings = mask;
+			return;
+		}
+		p += total;
+		len -= total;
+	}
 }
 
 int elf_parse(const uint8_t *file, size_t size, uint64_t ram_size, struct elf_image *img,
@@ -57,10 +83,13 @@ int elf_parse(const uint8_t *file, size_t size, uint64_t ram_size, struct elf_im
 
 	img->entry = eh.e_entry;
 	img->lowest_gpa = UINT64_MAX;
+	img->bindings = CSC_BINDING_KVM;
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
 		Elf64_Phdr ph;
 
 		memcpy(&ph, file + eh.e_phoff + i * sizeof(ph), sizeof(ph));
+		if (ph.p_type == PT_NOTE && ph.p_offset <= size && ph.p_filesz <= size - ph.p_offset)
+			read_bindings_note(file + ph.p_offset, ph.p_filesz, &img->bindings);
 		if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
 			continue;
 		if (img->n_segments == ELF_MAX_SEGMENTS)

@@ -25,6 +25,9 @@ struct elf_image {
 	uint64_t lowest_gpa, highest_gpa;	/* [lowest, highest) covered by segments */
 	unsigned n_segments;
 	struct elf_segment seg[ELF_MAX_SEGMENTS];
+	/* CSC_BINDING_* from the image's CompSC note (common/guest_abi.h);
+	 * CSC_BINDING_KVM for an image without one. */
+	uint32_t bindings;
 };
 
 /* Returns 0, or -ENOEXEC with a one-line reason in err. */

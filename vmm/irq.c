@@ -1,17 +1,16 @@
 #include "irq.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "../common/layout.h"
+#include "vm.h"
 
-void irq_router_init(struct irq_router *r, int vm_fd)
+void irq_router_init(struct irq_router *r, struct vm *vm)
 {
 	memset(r, 0, sizeof(*r));
-	r->vm_fd = vm_fd;
+	r->vm = vm;
 	r->next_gsi = IRQ_FIRST_GSI;
 	r->next_vector = CSC_VEC_DEVICE_BASE;
 	pthread_mutex_init(&r->lock, NULL);
@@ -30,23 +29,6 @@ uint32_t irq_alloc_vectors(struct irq_router *r, uint32_t count)
 	return v;
 }
 
-/* Caller holds r->lock. */
-static int commit_routes(struct irq_router *r)
-{
-	size_t size = sizeof(struct kvm_irq_routing) + r->n_routes * sizeof(r->routes[0]);
-	struct kvm_irq_routing *table = calloc(1, size);
-	int ret = 0;
-
-	if (!table)
-		return -ENOMEM;
-	table->nr = r->n_routes;
-	memcpy(table->entries, r->routes, r->n_routes * sizeof(r->routes[0]));
-	if (ioctl(r->vm_fd, KVM_SET_GSI_ROUTING, table) < 0)
-		ret = -errno;
-	free(table);
-	return ret;
-}
-
 int irq_add_msi_route(struct irq_router *r, uint32_t vector, uint32_t dest_apic_id)
 {
 	int ret;
@@ -58,17 +40,13 @@ int irq_add_msi_route(struct irq_router *r, uint32_t vector, uint32_t dest_apic_
 		pthread_mutex_unlock(&r->lock);
 		return -ENOSPC;
 	}
-	struct kvm_irq_routing_entry *e = &r->routes[r->n_routes];
-	memset(e, 0, sizeof(*e));
-	e->gsi = r->next_gsi;
-	e->type = KVM_IRQ_ROUTING_MSI;
-	/* x86 MSI: address 0xFEExx000 with the destination APIC ID in bits
-	 * 19:12 (physical mode); data = vector, fixed delivery, edge. */
-	e->u.msi.address_lo = (uint32_t)CSC_LAPIC_GPA | (dest_apic_id << 12);
-	e->u.msi.address_hi = 0;
-	e->u.msi.data = vector;
+	r->routes[r->n_routes] = (struct irq_route){
+		.gsi = r->next_gsi, .vector = vector, .dest_apic_id = dest_apic_id,
+	};
 	r->n_routes++;
-	ret = commit_routes(r);
+	/* The accelerator takes the whole table (KVM_SET_GSI_ROUTING replaces
+	 * it): a refused table leaves the previous one in force. */
+	ret = r->vm->accel->irq_set_routes(r->vm, r->routes, r->n_routes);
 	if (ret < 0)
 		r->n_routes--;
 	else
@@ -77,19 +55,37 @@ int irq_add_msi_route(struct irq_router *r, uint32_t vector, uint32_t dest_apic_
 	return ret;
 }
 
+/* Caller holds r->lock. */
+static const struct irq_route *find_route(struct irq_router *r, int gsi)
+{
+	for (unsigned i = 0; i < r->n_routes; i++)
+		if ((int)r->routes[i].gsi == gsi)
+			return &r->routes[i];
+	return NULL;
+}
+
 int irq_attach_eventfd(struct irq_router *r, int gsi, int efd)
 {
-	struct kvm_irqfd irqfd = { .fd = (uint32_t)efd, .gsi = (uint32_t)gsi };
+	int ret = -ENOENT;
 
-	return ioctl(r->vm_fd, KVM_IRQFD, &irqfd) < 0 ? -errno : 0;
+	pthread_mutex_lock(&r->lock);
+	const struct irq_route *route = find_route(r, gsi);
+	if (route)
+		ret = r->vm->accel->irq_attach(r->vm, route, efd);
+	pthread_mutex_unlock(&r->lock);
+	return ret;
 }
 
 int irq_detach_eventfd(struct irq_router *r, int gsi, int efd)
 {
-	struct kvm_irqfd irqfd = { .fd = (uint32_t)efd, .gsi = (uint32_t)gsi,
-				   .flags = KVM_IRQFD_FLAG_DEASSIGN };
+	int ret = -ENOENT;
 
-	return ioctl(r->vm_fd, KVM_IRQFD, &irqfd) < 0 ? -errno : 0;
+	pthread_mutex_lock(&r->lock);
+	const struct irq_route *route = find_route(r, gsi);
+	if (route)
+		ret = r->vm->accel->irq_detach(r->vm, route, efd);
+	pthread_mutex_unlock(&r->lock);
+	return ret;
 }
 
 int irq_raise(int efd)

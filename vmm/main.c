@@ -2,9 +2,9 @@
  *
  *   compsc-vmm --guest FILE [--mem SIZE] [--cmdline STRING] [options]
  *
- * Exit status: the guest's own exit status; 1 for a guest fault or a KVM
- * error (with a register dump on stderr); 2 for a bad command line or guest
- * file; 3 when /dev/kvm is missing or not accessible. */
+ * Exit status: the guest's own exit status; 1 for a guest fault or an
+ * accelerator error (with a register dump on stderr); 2 for a bad command
+ * line or guest file; 3 when the accelerator asked for cannot run here. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -19,6 +19,7 @@
 #include "../common/layout.h"
 #include "../common/log.h"
 #include "../common/platform.h"
+#include "accel/accel.h"
 #include "api.h"
 #include "boot.h"
 #include "migration/devstate.h"
@@ -35,8 +36,12 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: compsc-vmm --guest FILE [options]\n"
-		"Runs one KVM virtual machine with a CompSC guest.\n"
+		"Runs one virtual machine with a CompSC guest, on KVM or as a sandboxed process.\n"
 		"\n"
+		"  --accel kvm|proc|auto\n"
+		"                       how the guest runs: KVM (/dev/kvm), a seccomp-sandboxed\n"
+		"                       process (proc), or auto: KVM where /dev/kvm is usable,\n"
+		"                       else proc (default auto, or $COMPSC_ACCEL)\n"
 		"  --guest FILE         guest kernel, an ELF64 x86-64 executable (required)\n"
 		"  --mem SIZE           guest RAM, e.g. 256M or 1G (default 256M; 16M..3G)\n"
 		"  --cmdline STRING     guest command line (default empty)\n"
@@ -55,15 +60,16 @@ static void usage(FILE *out)
 		"  --test-device VALUE  add the migration test device (docs/migration-stream.md)\n"
 		"  --help               this text\n"
 		"\n"
-		"Exit status: the guest's exit status; 1 guest fault or KVM error;\n"
-		"2 bad arguments or guest file; 3 /dev/kvm unavailable;\n"
+		"Exit status: the guest's exit status; 1 guest fault or accelerator error;\n"
+		"2 bad arguments or guest file (or a guest without this accelerator's binding);\n"
+		"3 the accelerator cannot run here (--accel kvm without /dev/kvm);\n"
 		"4 incoming migration failed; 128 + N stopped by signal N (SIGINT, SIGTERM).\n");
 }
 
 int main(int argc, char **argv)
 {
 	enum { OPT_GUEST = 256, OPT_MEM, OPT_CMDLINE, OPT_PREFIX, OPT_LOG, OPT_TIMING, OPT_HELP, OPT_VF, OPT_VIRTIO_NET,
-	       OPT_API, OPT_INCOMING, OPT_TOKEN, OPT_TESTDEV };
+	       OPT_API, OPT_INCOMING, OPT_TOKEN, OPT_TESTDEV, OPT_ACCEL };
 	static const struct option longopts[] = {
 		{ "guest", required_argument, NULL, OPT_GUEST },
 		{ "mem", required_argument, NULL, OPT_MEM },
@@ -78,6 +84,7 @@ int main(int argc, char **argv)
 		{ "incoming", required_argument, NULL, OPT_INCOMING },
 		{ "migration-token", required_argument, NULL, OPT_TOKEN },
 		{ "test-device", required_argument, NULL, OPT_TESTDEV },
+		{ "accel", required_argument, NULL, OPT_ACCEL },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *guest = NULL, *cmdline = "", *prefix = "";
@@ -87,6 +94,7 @@ int main(int argc, char **argv)
 	unsigned n_vf_paths = 0;
 	const char *api_path = NULL, *incoming = NULL, *token = getenv("COMPSC_MIGRATION_TOKEN");
 	bool testdev = false;
+	const char *accel_name = getenv("COMPSC_ACCEL");
 	uint64_t testdev_val = 0;
 	char err[512];
 	int opt, ret;
@@ -160,6 +168,11 @@ int main(int argc, char **argv)
 		case OPT_TOKEN:
 			token = optarg;
 			break;
+		case OPT_ACCEL:
+			accel_name = optarg;
+			if (!accel_name_valid(accel_name))
+				return cli_usage_error("--accel: '%s' is not kvm, proc or auto", optarg);
+			break;
 		case OPT_TESTDEV:
 			if (parse_size(optarg, &testdev_val) < 0 || testdev_val > UINT32_MAX)
 				return cli_usage_error("--test-device: '%s' is not a 32-bit number", optarg);
@@ -175,6 +188,10 @@ int main(int argc, char **argv)
 		return cli_usage_error("unexpected argument '%s'", argv[optind]);
 	if (!guest)
 		return cli_usage_error("--guest FILE is required");
+	if (!accel_name || !*accel_name)
+		accel_name = "auto";
+	if (!accel_name_valid(accel_name))
+		return cli_usage_error("$COMPSC_ACCEL: '%s' is not kvm, proc or auto", accel_name);
 
 	/* The guest file is checked before KVM is touched: a bad file is a
 	 * usage error whatever the machine. */
@@ -191,19 +208,30 @@ int main(int argc, char **argv)
 		return VMM_EXIT_USAGE;
 	}
 
-	int kvm_fd = vm_open_kvm(err, sizeof(err));
-	if (kvm_fd < 0) {
+	const struct accel_ops *accel = accel_select(accel_name, err, sizeof(err));
+	if (!accel) {
 		fprintf(stderr, "compsc-vmm: %s\n", err);
 		free(file);
 		return VMM_EXIT_NO_KVM;
 	}
+	if (!accel_guest_supported(accel, img.bindings)) {
+		fprintf(stderr, "compsc-vmm: %s: this guest image has no binding for the %s accelerator "
+			"(rebuild the guest, or choose another --accel)\n", guest, accel->name);
+		free(file);
+		return VMM_EXIT_USAGE;
+	}
+	fprintf(stderr, "compsc-vmm: accelerator %s: %s\n", accel->name, err);
 
 	struct vm *vm = calloc(1, sizeof(*vm));
 	static struct mig_registry mig_devices;
 	struct api *api = NULL;
 	int status = VMM_EXIT_FAULT;
-	if (!vm || vm_create(vm, kvm_fd, ram_size, 1) < 0)
+	if (!vm)
 		goto out;
+	if (vm_create(vm, accel, ram_size, 1, err, sizeof(err)) < 0) {
+		fprintf(stderr, "compsc-vmm: %s\n", err);
+		goto out;
+	}
 	/* Devices register their migratable state here as they are created. */
 	vm->mig_devices = &mig_devices;
 	struct platform_config pcfg = { .console_out = stdout, .console_prefix = prefix };
@@ -277,6 +305,7 @@ int main(int argc, char **argv)
 
 	struct csc_bootinfo *bi = vm_gpa_to_hva(vm, CSC_BOOTINFO_GPA, CSC_BOOTINFO_SIZE);
 	csc_bootinfo_init(bi, ram_size, vm->tsc_khz);
+	bi->accel = accel->boot_accel;
 	if (boot_fill_memory_map(bi, ram_size, &img) < 0 || csc_bootinfo_set_cmdline(bi, cmdline) < 0) {
 		log_error("boot information does not fit");
 		goto out;
@@ -314,6 +343,5 @@ out:
 	}
 	free(vm);
 	free(file);
-	close(kvm_fd);
 	return status;
 }

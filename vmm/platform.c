@@ -114,6 +114,29 @@ static const char *const exception_names[32] = {
 	"#MC machine check", "#XM SIMD error", "#VE virtualisation", "#CP control protection",
 };
 
+void platform_report_fault(struct platform *p, const struct csc_fault_record *rec, const char *what)
+{
+	struct csc_fault_record f = *rec;
+	const char *name = f.vector < 32 && exception_names[f.vector] ? exception_names[f.vector]
+								       : "unknown vector";
+	platform_console_flush(p);
+	if (what)
+		log_error("guest fault: %s", what);
+	else
+		log_error("guest fault: vector %" PRIu64 " (%s) at ring %" PRIu64 ", error code 0x%" PRIx64
+			  ", rip 0x%" PRIx64,
+			  f.vector, name, f.cs & 3, f.error_code, f.rip);
+	fprintf(stderr,
+		"  rip %016" PRIx64 "  cs %04" PRIx64 "  rflags %016" PRIx64 "  rsp %016" PRIx64 "  ss %04" PRIx64 "\n"
+		"  rax %016" PRIx64 "  rbx %016" PRIx64 "  rcx %016" PRIx64 "  rdx %016" PRIx64 "\n"
+		"  rsi %016" PRIx64 "  rdi %016" PRIx64 "  rbp %016" PRIx64 "  r8  %016" PRIx64 "\n"
+		"  r9  %016" PRIx64 "  r10 %016" PRIx64 "  r11 %016" PRIx64 "  r12 %016" PRIx64 "\n"
+		"  r13 %016" PRIx64 "  r14 %016" PRIx64 "  r15 %016" PRIx64 "  cr2 %016" PRIx64 "\n",
+		f.rip, f.cs, f.rflags, f.rsp, f.ss, f.rax, f.rbx, f.rcx, f.rdx, f.rsi, f.rdi, f.rbp,
+		f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15, f.cr2);
+	vm_request_exit(p->vm, VMM_EXIT_FAULT);
+}
+
 static void report_fault(struct platform *p, uint64_t gpa)
 {
 	struct csc_fault_record f;
@@ -126,21 +149,7 @@ static void report_fault(struct platform *p, uint64_t gpa)
 		return;
 	}
 	memcpy(&f, src, sizeof(f));	/* guest-writable: copy once, then read */
-	const char *name = f.vector < 32 && exception_names[f.vector] ? exception_names[f.vector]
-								       : "unknown vector";
-	platform_console_flush(p);
-	log_error("guest fault: vector %" PRIu64 " (%s) at ring %" PRIu64 ", error code 0x%" PRIx64
-		  ", rip 0x%" PRIx64,
-		  f.vector, name, f.cs & 3, f.error_code, f.rip);
-	fprintf(stderr,
-		"  rip %016" PRIx64 "  cs %04" PRIx64 "  rflags %016" PRIx64 "  rsp %016" PRIx64 "  ss %04" PRIx64 "\n"
-		"  rax %016" PRIx64 "  rbx %016" PRIx64 "  rcx %016" PRIx64 "  rdx %016" PRIx64 "\n"
-		"  rsi %016" PRIx64 "  rdi %016" PRIx64 "  rbp %016" PRIx64 "  r8  %016" PRIx64 "\n"
-		"  r9  %016" PRIx64 "  r10 %016" PRIx64 "  r11 %016" PRIx64 "  r12 %016" PRIx64 "\n"
-		"  r13 %016" PRIx64 "  r14 %016" PRIx64 "  r15 %016" PRIx64 "  cr2 %016" PRIx64 "\n",
-		f.rip, f.cs, f.rflags, f.rsp, f.ss, f.rax, f.rbx, f.rcx, f.rdx, f.rsi, f.rdi, f.rbp,
-		f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15, f.cr2);
-	vm_request_exit(p->vm, VMM_EXIT_FAULT);
+	platform_report_fault(p, &f, NULL);
 }
 
 static void arm_test_irq(struct platform *p, uint32_t delay_ms)

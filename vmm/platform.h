@@ -27,5 +27,10 @@ uint64_t platform_mark_time(const struct platform *p, unsigned mark);
 
 uint64_t platform_mmio_base(const struct platform *p);
 uint32_t platform_irq_vector(const struct platform *p);
+/* Reports a guest fault (register dump on stderr, console flushed first)
+ * and ends the VM with status 1. The record is a copy the caller owns;
+ * `what` replaces the "vector N (name)" headline when not NULL. */
+struct csc_fault_record;
+void platform_report_fault(struct platform *p, const struct csc_fault_record *rec, const char *what);
 
 #endif

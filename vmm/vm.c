@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
@@ -14,47 +13,12 @@
 
 #include "../common/layout.h"
 #include "../common/log.h"
+#include "accel/accel.h"
 #include "platform.h"
 #include "vf_device.h"
 
-int vm_open_kvm(char *err, size_t err_len)
-{
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-
-	if (fd < 0) {
-		int e = errno;
-		if (e == ENOENT)
-			snprintf(err, err_len, "/dev/kvm does not exist: this machine has no KVM "
-				 "(load kvm_intel/kvm_amd, or enable nested virtualisation)");
-		else if (e == EACCES || e == EPERM)
-			snprintf(err, err_len, "/dev/kvm is not accessible: run as root or add your "
-				 "user to the 'kvm' group");
-		else
-			snprintf(err, err_len, "cannot open /dev/kvm: %s", strerror(e));
-		return -e;
-	}
-	int version = ioctl(fd, KVM_GET_API_VERSION, 0);
-	if (version != KVM_API_VERSION) {
-		snprintf(err, err_len, "/dev/kvm speaks KVM API %d, compsc-vmm needs %d", version,
-			 KVM_API_VERSION);
-		close(fd);
-		return -ENOTSUP;
-	}
-	static const struct { int cap; const char *name; } needed[] = {
-		{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
-		{ KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
-		{ KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING" },
-		{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
-	};
-	for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
-		if (ioctl(fd, KVM_CHECK_EXTENSION, needed[i].cap) <= 0) {
-			snprintf(err, err_len, "/dev/kvm lacks %s, which compsc-vmm needs", needed[i].name);
-			close(fd);
-			return -ENOTSUP;
-		}
-	}
-	return fd;
-}
+/* Debian 12's headers predate MFD_EXEC (Linux 6.3). */
+#define CSC_MFD_EXEC 0x0010u
 
 void *vm_gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len)
 {
@@ -68,24 +32,18 @@ uint64_t vm_alloc_mmio_window(struct vm *vm)
 	return CSC_MMIO_BASE + (uint64_t)vm->next_mmio_window++ * CSC_MMIO_WINDOW;
 }
 
-static void sigusr1_noop(int sig)
-{
-	(void)sig;
-}
-
-int vm_create(struct vm *vm, int kvm_fd, uint64_t ram_size, unsigned n_vcpus)
+int vm_create(struct vm *vm, const struct accel_ops *accel, uint64_t ram_size, unsigned n_vcpus, char *err,
+	      size_t errlen)
 {
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
-	vm->kvm_fd = kvm_fd;
-	vm->vm_fd = vm->ram_fd = vm->signal_fd = -1;
+	vm->accel = accel;
+	vm->ram_fd = vm->signal_fd = -1;
 	vm->ram = MAP_FAILED;
 	vm->ram_size = ram_size;
 	vm->n_vcpus = n_vcpus;
 	vm->start_ns = now_ns();
-	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
-		vm->vcpus[i].fd = -1;
 	pthread_mutex_init(&vm->run_lock, NULL);
 	pthread_mutex_init(&vm->pause_lock, NULL);
 	pthread_mutex_init(&vm->kick_lock, NULL);
@@ -95,99 +53,154 @@ int vm_create(struct vm *vm, int kvm_fd, uint64_t ram_size, unsigned n_vcpus)
 	if (!vm->vmm_dirty)
 		return -ENOMEM;
 	bus_init(&vm->bus);
+	irq_router_init(&vm->irq, vm);
 	ret = evloop_init(&vm->loop);
 	if (ret < 0) {
-		log_error("event loop: %s", strerror(-ret));
+		snprintf(err, errlen, "event loop: %s", strerror(-ret));
 		return ret;
 	}
-	/* Installed before any vCPU thread exists: SIGUSR1 only kicks vCPUs
-	 * out of KVM_RUN, it must never take the default (terminate) action. */
-	struct sigaction sa = { .sa_handler = sigusr1_noop };
-	sigaction(SIGUSR1, &sa, NULL);
-
-	vm->vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
-	if (vm->vm_fd < 0) {
-		ret = -errno;
-		log_error("KVM_CREATE_VM: %s", strerror(errno));
-		return ret;
-	}
-	irq_router_init(&vm->irq, vm->vm_fd);
 
 	/* Sealed against resizing: device processes map it for DMA and would
-	 * die of SIGBUS on pages cut away under them (they check the seal). */
-	vm->ram_fd = memfd_create("compsc-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	 * die of SIGBUS on pages cut away under them (they check the seal).
+	 * MFD_EXEC where the kernel knows it (6.3+): the proc accelerator runs
+	 * guest code straight from this memfd. */
+	vm->ram_fd = memfd_create("compsc-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING | CSC_MFD_EXEC);
+	if (vm->ram_fd < 0 && errno == EINVAL)
+		vm->ram_fd = memfd_create("compsc-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (vm->ram_fd < 0 || ftruncate(vm->ram_fd, (off_t)ram_size) < 0 ||
 	    fcntl(vm->ram_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		ret = -errno;
-		log_error("guest memory: cannot create a %llu MiB memfd: %s",
-			  (unsigned long long)(ram_size >> 20), strerror(errno));
+		snprintf(err, errlen, "guest memory: cannot create a %llu MiB memfd: %s",
+			 (unsigned long long)(ram_size >> 20), strerror(errno));
 		return ret;
 	}
 	vm->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, vm->ram_fd, 0);
 	if (vm->ram == MAP_FAILED) {
 		ret = -errno;
-		log_error("guest memory: mmap: %s", strerror(errno));
+		snprintf(err, errlen, "guest memory: mmap: %s", strerror(errno));
 		return ret;
 	}
-	struct kvm_userspace_memory_region slot = {
-		.slot = 0, .guest_phys_addr = 0, .memory_size = ram_size,
-		.userspace_addr = (uint64_t)(uintptr_t)vm->ram,
-	};
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
-		ret = -errno;
-		log_error("KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
+	if ((ret = accel->vm_init(vm, err, errlen)) < 0)
 		return ret;
-	}
-	/* Only needed for real-mode emulation on VMX; harmless elsewhere. */
-	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul) < 0)
-		log_debug("KVM_SET_TSS_ADDR: %s (ignored)", strerror(errno));
-	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
-		ret = -errno;
-		log_error("KVM_CREATE_IRQCHIP: %s", strerror(errno));
-		return ret;
-	}
-	int run_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	if (run_size <= 0) {
-		ret = run_size < 0 ? -errno : -EINVAL;
-		log_error("KVM_GET_VCPU_MMAP_SIZE failed");
-		return ret;
-	}
-	vm->run_size = (size_t)run_size;
 	for (unsigned i = 0; i < n_vcpus; i++) {
-		ret = vcpu_create(vm, i);
-		if (ret < 0) {
-			log_error("vcpu%u: cannot create: %s", i, strerror(-ret));
+		struct vcpu *vcpu = &vm->vcpus[i];
+		vcpu->vm = vm;
+		vcpu->id = i;
+		char why[300];
+		if ((ret = accel->vcpu_init(vcpu, why, sizeof(why))) < 0) {
+			snprintf(err, errlen, "vcpu%u: cannot create: %s", i, why);
 			return ret;
 		}
 	}
-	int khz = ioctl(vm->vcpus[0].fd, KVM_GET_TSC_KHZ, 0);
-	if (khz <= 0) {
-		log_error("KVM_GET_TSC_KHZ: %s", khz < 0 ? strerror(errno) : "returned 0");
-		return -ENOTSUP;
-	}
-	vm->tsc_khz = (uint64_t)khz;
 	return 0;
 }
 
 void vm_destroy(struct vm *vm)
 {
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
-		if (vm->vcpus[i].vm)
-			vcpu_destroy(&vm->vcpus[i]);
+		if (vm->vcpus[i].vm && vm->accel)
+			vm->accel->vcpu_teardown(&vm->vcpus[i]);
 	for (unsigned i = 0; i < vm->n_vfs; i++)
 		vf_device_detach(vm->vfs[i]);
 	if (vm->platform)
 		platform_destroy(vm->platform);
+	if (vm->accel)
+		vm->accel->vm_teardown(vm);
 	if (vm->ram != MAP_FAILED && vm->ram)
 		munmap(vm->ram, vm->ram_size);
 	if (vm->ram_fd >= 0)
 		close(vm->ram_fd);
-	if (vm->vm_fd >= 0)
-		close(vm->vm_fd);
 	evloop_destroy(&vm->loop);
 	bus_destroy(&vm->bus);
 	free((void *)vm->vmm_dirty);
 	vm->vmm_dirty = NULL;
+}
+
+int vm_ioeventfd(struct vm *vm, uint64_t addr, uint32_t len, uint64_t datamatch, int efd, bool on)
+{
+	return vm->accel->ioeventfd(vm, addr, len, datamatch, efd, on);
+}
+
+int vm_mem_dirty_log_start(struct vm *vm, char *err, size_t errlen)
+{
+	return vm->accel->dirty_log_start(vm, err, errlen);
+}
+
+void vm_mem_dirty_log_stop(struct vm *vm)
+{
+	vm->accel->dirty_log_stop(vm);
+}
+
+int64_t vm_mem_dirty_log_collect(struct vm *vm, uint64_t *bitmap, char *err, size_t errlen)
+{
+	uint64_t n = 0;
+	int ret = vm->accel->dirty_log_collect(vm, bitmap, err, errlen);
+
+	if (ret < 0)
+		return ret;
+	vm_take_vmm_dirty(vm, bitmap);
+	for (uint64_t i = 0; i < (vm->n_pages + 63) / 64; i++)
+		n += (uint64_t)__builtin_popcountll(bitmap[i]);
+	return (int64_t)n;
+}
+
+/* ---- vCPUs --------------------------------------------------------------------- */
+
+int vcpu_set_boot_state(struct vcpu *vcpu, uint64_t entry, uint64_t boot_arg)
+{
+	return vcpu->vm->accel->vcpu_set_boot_state(vcpu, entry, boot_arg);
+}
+
+void vcpu_kick(struct vcpu *vcpu)
+{
+	if (vcpu->vm && vcpu->accel_vcpu)
+		vcpu->vm->accel->vcpu_kick(vcpu);
+}
+
+void vcpu_dump(struct vcpu *vcpu)
+{
+	vcpu->vm->accel->vcpu_dump(vcpu);
+}
+
+/* Parks the vCPU while the VM is paused: the accelerator first makes its
+ * state consistent (park_begin), then the thread waits for the resume. */
+static void vcpu_park(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+
+	if (vm->accel->vcpu_park_begin(vcpu) < 0)
+		return;	/* the VM is ending: the accelerator asked for the exit */
+	pthread_mutex_lock(&vm->run_lock);
+	vm->n_parked++;
+	pthread_cond_broadcast(&vm->run_cond);
+	while (atomic_load(&vm->pause_req) && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->run_cond, &vm->run_lock);
+	vm->n_parked--;
+	pthread_mutex_unlock(&vm->run_lock);
+	vm->accel->vcpu_park_end(vcpu);
+}
+
+void *vcpu_thread(void *arg)
+{
+	struct vcpu *vcpu = arg;
+	struct vm *vm = vcpu->vm;
+	sigset_t set;
+
+	/* The KVM accelerator kicks with SIGUSR1 (a handler without
+	 * SA_RESTART, so KVM_RUN returns EINTR). */
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+	while (!atomic_load(&vm->stopping)) {
+		if (atomic_load(&vm->pause_req)) {
+			vcpu_park(vcpu);
+			continue;
+		}
+		if (vm->accel->vcpu_run(vcpu) == VCPU_RUN_STOP)
+			break;
+	}
+	return NULL;
 }
 
 void vm_mark_dirty(struct vm *vm, uint64_t gpa, uint64_t len)

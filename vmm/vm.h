@@ -1,9 +1,9 @@
-/* One virtual machine: KVM VM, guest RAM, vCPUs, the MMIO bus, interrupt
- * routing and the VMM's own devices. compsc-vmm runs exactly one. */
+/* One virtual machine: guest RAM, vCPUs, the MMIO bus, interrupt routing
+ * and the VMM's own devices, run by an accelerator (accel/accel.h: KVM or a
+ * sandboxed process). compsc-vmm runs exactly one. */
 #ifndef CSC_VMM_VM_H
 #define CSC_VMM_VM_H
 
-#include <linux/kvm.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -19,9 +19,9 @@
 
 /* Exit statuses of compsc-vmm (besides the guest's own exit status). */
 enum vmm_exit_code {
-	VMM_EXIT_FAULT = 1,	/* guest fault, KVM error, internal error */
+	VMM_EXIT_FAULT = 1,	/* guest fault, accelerator error, internal error */
 	VMM_EXIT_USAGE = CLI_EXIT_USAGE,	/* bad command line or input file */
-	VMM_EXIT_NO_KVM = 3,	/* /dev/kvm missing or not accessible */
+	VMM_EXIT_NO_KVM = 3,	/* the accelerator asked for cannot run here */
 	VMM_EXIT_MIGRATION = 4,	/* incoming migration failed (destination) */
 };
 
@@ -30,26 +30,25 @@ struct platform;
 struct vf_device;
 struct mig_registry;
 struct migration;
+struct accel_ops;
 
 struct vcpu {
 	struct vm *vm;
 	unsigned id;
-	int fd;
-	struct kvm_run *run;
+	void *accel_vcpu;	/* the accelerator's per-vCPU state */
 	pthread_t thread;
 	bool thread_started;
 };
 
 struct vm {
-	int kvm_fd;
-	int vm_fd;
+	const struct accel_ops *accel;
+	void *accel_vm;		/* the accelerator's per-VM state */
 	/* Guest RAM is a memfd so that other processes (the NIC, for DMA) can
 	 * map the same pages. */
 	int ram_fd;
 	uint8_t *ram;
 	uint64_t ram_size;
-	size_t run_size;	/* KVM_GET_VCPU_MMAP_SIZE */
-	uint64_t tsc_khz;
+	uint64_t tsc_khz;	/* the guest's TSC frequency (set by the accelerator) */
 
 	unsigned n_vcpus;
 	struct vcpu vcpus[VM_MAX_VCPUS];
@@ -80,7 +79,7 @@ struct vm {
 	unsigned n_started;
 	bool defer_vcpus;	/* vm_run() does not start vCPUs (incoming) */
 
-	/* Pages the VMM itself wrote into guest RAM (KVM does not log those):
+	/* Pages the VMM itself wrote into guest RAM (no accelerator logs those):
 	 * one bit per page, set by vm_mark_dirty(), taken by migration. */
 	_Atomic uint64_t *vmm_dirty;
 	uint64_t n_pages;
@@ -108,11 +107,10 @@ struct vm {
 	uint64_t exit_request_ns;
 };
 
-/* Opens /dev/kvm and checks the API version; on failure returns -errno and
- * writes what the user should do into err. */
-int vm_open_kvm(char *err, size_t err_len);
-
-int vm_create(struct vm *vm, int kvm_fd, uint64_t ram_size, unsigned n_vcpus);
+/* Creates guest RAM, the accelerator's VM and the vCPUs; on failure returns
+ * -errno with the reason in err (vm_destroy cleans up either way). */
+int vm_create(struct vm *vm, const struct accel_ops *accel, uint64_t ram_size, unsigned n_vcpus, char *err,
+	      size_t errlen);
 void vm_destroy(struct vm *vm);
 
 /* Starts the vCPU threads, runs the event loop until the guest exits or
@@ -147,12 +145,19 @@ int vm_add_pause_hook(struct vm *vm, void (*pause)(void *), void (*resume)(void 
 /* Starts the vCPU threads (vm_run does it unless defer_vcpus). Main thread. */
 int vm_start_vcpus(struct vm *vm);
 
-/* vcpu.c */
-int vcpu_create(struct vm *vm, unsigned id);
-int vcpu_set_boot_state(struct vcpu *vcpu, uint64_t entry, uint64_t boot_arg);
-void *vcpu_thread(void *arg);
-void vcpu_kick(struct vcpu *vcpu);
-void vcpu_dump(struct vcpu *vcpu);
-void vcpu_destroy(struct vcpu *vcpu);
+/* Binds a guest MMIO write of datamatch at addr to efd through the
+ * accelerator (KVM_IOEVENTFD); the device's bus handler must also raise efd
+ * for writes that reach it (an accelerator may leave them to the bus). */
+int vm_ioeventfd(struct vm *vm, uint64_t addr, uint32_t len, uint64_t datamatch, int efd, bool on);
+
+/* Dirty-page tracking for pre-copy: the accelerator's log of guest writes
+ * ORed with the VMM's own bitmap (vm_mark_dirty). */
+int vm_mem_dirty_log_start(struct vm *vm, char *err, size_t errlen);
+void vm_mem_dirty_log_stop(struct vm *vm);
+/* ORs every page written since the last call into bitmap; returns the
+ * number of pages set in bitmap, or -errno with the reason in err. */
+int64_t vm_mem_dirty_log_collect(struct vm *vm, uint64_t *bitmap, char *err, size_t errlen);
+
+#include "vcpu.h"
 
 #endif

@@ -8,6 +8,7 @@
 #include "../drivers/igbvf/igbvf.h"
 #include "apps.h"
 #include "guest/rt.h"
+#include "guest/mmio.h"
 
 static uint64_t per_op_ns(uint64_t start_us, uint64_t n)
 {
@@ -25,11 +26,11 @@ int app_regbench(void)
 
 	t = clock_us();
 	for (uint64_t i = 0; i < n; i++)
-		p[CSC_PLAT_MARK / 4] = 0;	/* mark 0: recorded nowhere, a bare exit */
+		mmio_write32(&p[CSC_PLAT_MARK / 4], 0);	/* mark 0: recorded nowhere, a bare exit */
 	uint64_t bare_write = per_op_ns(t, n);
 	t = clock_us();
 	for (uint64_t i = 0; i < n; i++)
-		sink += p[CSC_PLAT_ID / 4];
+		sink += mmio_read32(&p[CSC_PLAT_ID / 4]);
 	uint64_t bare_read = per_op_ns(t, n);
 	printf("regbench: bare MMIO exit write %llu ns, read %llu ns\n", (unsigned long long)bare_write,
 	       (unsigned long long)bare_read);
@@ -40,11 +41,11 @@ int app_regbench(void)
 	volatile uint32_t *bar = (volatile uint32_t *)vf->mmio_base;
 	t = clock_us();
 	for (uint64_t i = 0; i < n; i++)
-		bar[VF_EITR(2) / 4] = (uint32_t)i & 0x7ffc;	/* plain register, no side effect */
+		mmio_write32(&bar[VF_EITR(2) / 4], (uint32_t)i & 0x7ffc);	/* plain register, no side effect */
 	uint64_t vf_write = per_op_ns(t, n);
 	t = clock_us();
 	for (uint64_t i = 0; i < n; i++)
-		sink += bar[VF_EIAC / 4];
+		sink += mmio_read32(&bar[VF_EIAC / 4]);
 	uint64_t vf_read = per_op_ns(t, n);
 	printf("regbench: VF register write %llu ns, read %llu ns\n", (unsigned long long)vf_write,
 	       (unsigned long long)vf_read);

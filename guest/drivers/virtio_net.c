@@ -4,17 +4,18 @@
 
 #include "../../common/csc_errno.h"
 #include "guest/arch.h"
+#include "guest/mmio.h"
 #include "guest/rt.h"
 #include "guest/string.h"
 
 static inline uint32_t rd(struct vnet_dev *v, uint32_t off)
 {
-	return v->regs[off / 4];
+	return mmio_read32(&v->regs[off / 4]);
 }
 
 static inline void wr(struct vnet_dev *v, uint32_t off, uint32_t val)
 {
-	v->regs[off / 4] = val;
+	mmio_write32(&v->regs[off / 4], val);
 }
 
 static int setup_ring(struct vnet_dev *v, unsigned q, struct vnet_ring *r, bool device_writes)
@@ -93,7 +94,7 @@ int vnet_init(struct vnet_dev *v, const struct csc_boot_dev *d)
 	if (features & (1ull << VIRTIO_NET_F_MAC)) {
 		volatile uint8_t *cfg = (volatile uint8_t *)v->regs + VIRTIO_MMIO_CONFIG;
 		for (int i = 0; i < 6; i++)
-			v->mac[i] = cfg[i];
+			v->mac[i] = mmio_read8(&cfg[i]);
 	} else {
 		static const uint8_t fallback[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
 		memcpy(v->mac, fallback, 6);

@@ -5,13 +5,14 @@
 #include <stdint.h>
 
 #include "../../common/bootinfo.h"
+#include "guest/mmio.h"
 
 /* The platform device's registers (set by rt_start). */
 extern volatile uint32_t *rt_platform_regs;
 
 static inline void platform_write(uint32_t offset, uint32_t value)
 {
-	rt_platform_regs[offset / 4] = value;
+	mmio_write32(&rt_platform_regs[offset / 4], value);
 }
 
 void heap_init(const struct csc_bootinfo *bi);

@@ -49,7 +49,7 @@ void platform_arm_test_irq(uint32_t delay_ms)
 
 uint32_t platform_migration_generation(void)
 {
-	return rt_platform_regs[CSC_PLAT_MIGRATED / 4];
+	return mmio_read32(&rt_platform_regs[CSC_PLAT_MIGRATED / 4]);
 }
 
 uint32_t irq_snapshot(void)
@@ -65,8 +65,11 @@ void irq_wait(uint32_t snapshot)
 void user_entry(const struct csc_bootinfo *bi);
 void user_entry(const struct csc_bootinfo *bi)
 {
-	const struct csc_boot_dev *plat = csc_bootinfo_find_dev(bi, CSC_DEV_PLATFORM, 0);
+	const struct csc_boot_dev *plat;
 
+	if (arch_proc)
+		proc_arch_init();
+	plat = csc_bootinfo_find_dev(bi, CSC_DEV_PLATFORM, 0);
 	/* Without the platform device there is no console and no exit: the
 	 * best the guest can do is fault, which the VMM reports. */
 	if (!plat)

@@ -10,7 +10,7 @@
 
 #include "../../common/layout.h"
 #include "../../common/log.h"
-#include "../vm.h"
+#include "../accel/kvm.h"
 
 #define MSR_IA32_TSC		0x10
 #define MSR_IA32_TSC_DEADLINE	0x6e0
@@ -50,7 +50,7 @@ int mig_cpuid_read(struct vcpu *vcpu, struct mig_cpuid_summary *out)
 		struct kvm_cpuid_entry2 e[256];
 	} c = { .head.nent = 256 };
 
-	if (ioctl(vcpu->fd, KVM_GET_CPUID2, &c) < 0)
+	if (ioctl(kvm_vcpu_of(vcpu)->fd, KVM_GET_CPUID2, &c) < 0)
 		return -errno;
 	memset(out, 0, sizeof(*out));
 	for (unsigned i = 0; i < c.head.nent && i < 256; i++) {
@@ -98,7 +98,7 @@ static int msr_list(struct vm *vm, uint32_t *out, uint32_t *n)
 	} l = { .head.nmsrs = 1024 };
 
 	*n = 0;
-	if (ioctl(vm->kvm_fd, KVM_GET_MSR_INDEX_LIST, &l) < 0)
+	if (ioctl(kvm_of(vm)->kvm_fd, KVM_GET_MSR_INDEX_LIST, &l) < 0)
 		return -errno;
 	for (uint32_t i = 0; i < l.head.nmsrs && i < 1024 && *n < MIG_MAX_MSRS; i++)
 		if (mig_msr_allowed(l.idx[i]))
@@ -125,13 +125,13 @@ int mig_vcpu_save(struct vcpu *vcpu, struct mig_vcpu_state *s, char *err, size_t
 	int ret;
 
 	memset(s, 0, sizeof(*s));
-	KVM_CALL(vcpu->fd, KVM_GET_MP_STATE, &s->mp, "KVM_GET_MP_STATE");
-	KVM_CALL(vcpu->fd, KVM_GET_REGS, &s->regs, "KVM_GET_REGS");
-	KVM_CALL(vcpu->fd, KVM_GET_SREGS, &s->sregs, "KVM_GET_SREGS");
-	KVM_CALL(vcpu->fd, KVM_GET_XSAVE, &s->xsave, "KVM_GET_XSAVE");
-	KVM_CALL(vcpu->fd, KVM_GET_XCRS, &s->xcrs, "KVM_GET_XCRS");
-	KVM_CALL(vcpu->fd, KVM_GET_DEBUGREGS, &s->dbg, "KVM_GET_DEBUGREGS");
-	KVM_CALL(vcpu->fd, KVM_GET_LAPIC, &s->lapic, "KVM_GET_LAPIC");
+	KVM_CALL(kvm_vcpu_of(vcpu)->fd, KVM_GET_MP_STATE, &s->mp, "KVM_GET_MP_STATE");
+	KVM_CALL(kvm_vcpu_of(vcpu)->fd, KVM_GET_REGS, &s->regs, "KVM_GET_REGS");
+	KVM_CALL(kvm_vcpu_of(vcpu)->fd, KVM_GET_SREGS, &s->sregs, "KVM_GET_SREGS");
+	KVM_CALL(kvm_vcpu_of(vcpu)->fd, KVM_GET_XSAVE, &s->xsave, "KVM_GET_XSAVE");
+	KVM_CALL(kvm_vcpu_of(vcpu)->fd, KVM_GET_XCRS, &s->xcrs, "KVM_GET_XCRS");
+	KVM_CALL(kvm_vcpu_of(vcpu)->fd, KVM_GET_DEBUGREGS, &s->dbg, "KVM_GET_DEBUGREGS");
+	KVM_CALL(kvm_vcpu_of(vcpu)->fd, KVM_GET_LAPIC, &s->lapic, "KVM_GET_LAPIC");
 	ret = msr_list(vcpu->vm, idx, &n);
 	if (ret < 0) {
 		snprintf(err, errlen, "KVM_GET_MSR_INDEX_LIST: %s", strerror(-ret));
@@ -144,7 +144,7 @@ int mig_vcpu_save(struct vcpu *vcpu, struct mig_vcpu_state *s, char *err, size_t
 		m.head.nmsrs = n;
 		for (uint32_t i = 0; i < n; i++)
 			m.e[i].index = idx[i];
-		int got = ioctl(vcpu->fd, KVM_GET_MSRS, &m);
+		int got = ioctl(kvm_vcpu_of(vcpu)->fd, KVM_GET_MSRS, &m);
 		if (got < 0) {
 			snprintf(err, errlen, "vcpu%u: KVM_GET_MSRS: %s", vcpu->id, strerror(errno));
 			return -errno;
@@ -157,7 +157,7 @@ int mig_vcpu_save(struct vcpu *vcpu, struct mig_vcpu_state *s, char *err, size_t
 	}
 	s->nmsrs = n;
 	memcpy(s->msrs, m.e, n * sizeof(m.e[0]));
-	KVM_CALL(vcpu->fd, KVM_GET_VCPU_EVENTS, &s->events, "KVM_GET_VCPU_EVENTS");
+	KVM_CALL(kvm_vcpu_of(vcpu)->fd, KVM_GET_VCPU_EVENTS, &s->events, "KVM_GET_VCPU_EVENTS");
 	s->have = MIG_CPU_ALL;
 	return 0;
 }
@@ -172,7 +172,7 @@ static int set_msrs(struct vcpu *vcpu, const struct kvm_msr_entry *e, uint32_t n
 	if (!n)
 		return 0;
 	memcpy(m.e, e, n * sizeof(e[0]));
-	int set = ioctl(vcpu->fd, KVM_SET_MSRS, &m);
+	int set = ioctl(kvm_vcpu_of(vcpu)->fd, KVM_SET_MSRS, &m);
 	if (set < 0 || (uint32_t)set != n) {
 		/* A short count means MSR e[set] was refused. */
 		snprintf(err, errlen, "vcpu%u: KVM_SET_MSRS set %d of %u (MSR 0x%x refused)", vcpu->id, set,
@@ -188,13 +188,13 @@ int mig_vcpu_load(struct vcpu *vcpu, const struct mig_vcpu_state *s, char *err, 
 	uint32_t nf = 0, nl = 0;
 	int ret;
 
-	KVM_CALL(vcpu->fd, KVM_SET_MP_STATE, &s->mp, "KVM_SET_MP_STATE");
-	KVM_CALL(vcpu->fd, KVM_SET_REGS, &s->regs, "KVM_SET_REGS");
-	KVM_CALL(vcpu->fd, KVM_SET_SREGS, &s->sregs, "KVM_SET_SREGS");
-	KVM_CALL(vcpu->fd, KVM_SET_XSAVE, &s->xsave, "KVM_SET_XSAVE");
-	KVM_CALL(vcpu->fd, KVM_SET_XCRS, &s->xcrs, "KVM_SET_XCRS");
-	KVM_CALL(vcpu->fd, KVM_SET_DEBUGREGS, &s->dbg, "KVM_SET_DEBUGREGS");
-	KVM_CALL(vcpu->fd, KVM_SET_LAPIC, &s->lapic, "KVM_SET_LAPIC");
+	KVM_CALL(kvm_vcpu_of(vcpu)->fd, KVM_SET_MP_STATE, &s->mp, "KVM_SET_MP_STATE");
+	KVM_CALL(kvm_vcpu_of(vcpu)->fd, KVM_SET_REGS, &s->regs, "KVM_SET_REGS");
+	KVM_CALL(kvm_vcpu_of(vcpu)->fd, KVM_SET_SREGS, &s->sregs, "KVM_SET_SREGS");
+	KVM_CALL(kvm_vcpu_of(vcpu)->fd, KVM_SET_XSAVE, &s->xsave, "KVM_SET_XSAVE");
+	KVM_CALL(kvm_vcpu_of(vcpu)->fd, KVM_SET_XCRS, &s->xcrs, "KVM_SET_XCRS");
+	KVM_CALL(kvm_vcpu_of(vcpu)->fd, KVM_SET_DEBUGREGS, &s->dbg, "KVM_SET_DEBUGREGS");
+	KVM_CALL(kvm_vcpu_of(vcpu)->fd, KVM_SET_LAPIC, &s->lapic, "KVM_SET_LAPIC");
 	/* TSC_DEADLINE is relative to the TSC: set it after the TSC. */
 	for (uint32_t i = 0; i < s->nmsrs; i++) {
 		if (s->msrs[i].index == MSR_IA32_TSC_DEADLINE)
@@ -207,7 +207,7 @@ int mig_vcpu_load(struct vcpu *vcpu, const struct mig_vcpu_state *s, char *err, 
 		ret = set_msrs(vcpu, last, nl, err, errlen);
 	if (ret < 0)
 		return ret;
-	KVM_CALL(vcpu->fd, KVM_SET_VCPU_EVENTS, &s->events, "KVM_SET_VCPU_EVENTS");
+	KVM_CALL(kvm_vcpu_of(vcpu)->fd, KVM_SET_VCPU_EVENTS, &s->events, "KVM_SET_VCPU_EVENTS");
 	return 0;
 }
 
@@ -225,7 +225,7 @@ int mig_vm_save(struct vm *vm, struct mig_vm_state *s, char *err, size_t errlen)
 
 	memset(s, 0, sizeof(*s));
 	memset(&clock, 0, sizeof(clock));
-	if (ioctl(vm->vm_fd, KVM_GET_CLOCK, &clock) < 0) {
+	if (ioctl(kvm_of(vm)->vm_fd, KVM_GET_CLOCK, &clock) < 0) {
 		snprintf(err, errlen, "KVM_GET_CLOCK: %s", strerror(errno));
 		return -errno;
 	}
@@ -233,7 +233,7 @@ int mig_vm_save(struct vm *vm, struct mig_vm_state *s, char *err, size_t errlen)
 	s->realtime_ns = realtime_ns();
 	for (uint32_t chip = 0; chip < 3; chip++) {
 		s->chip[chip].chip_id = chip;
-		if (ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &s->chip[chip]) < 0) {
+		if (ioctl(kvm_of(vm)->vm_fd, KVM_GET_IRQCHIP, &s->chip[chip]) < 0) {
 			snprintf(err, errlen, "KVM_GET_IRQCHIP(%u): %s", chip, strerror(errno));
 			return -errno;
 		}
@@ -254,13 +254,13 @@ int mig_vm_load(struct vm *vm, const struct mig_vm_state *s, char *err, size_t e
 	if (now > s->realtime_ns && now - s->realtime_ns < 60ull * 1000000000ull)
 		clock.clock += now - s->realtime_ns;
 	clock.flags = 0;	/* KVM_CLOCK_TSC_STABLE is output only */
-	if (ioctl(vm->vm_fd, KVM_SET_CLOCK, &clock) < 0) {
+	if (ioctl(kvm_of(vm)->vm_fd, KVM_SET_CLOCK, &clock) < 0) {
 		snprintf(err, errlen, "KVM_SET_CLOCK: %s", strerror(errno));
 		return -errno;
 	}
 	for (uint32_t chip = 0; chip < 3; chip++) {
 		struct kvm_irqchip c = s->chip[chip];
-		if (ioctl(vm->vm_fd, KVM_SET_IRQCHIP, &c) < 0) {
+		if (ioctl(kvm_of(vm)->vm_fd, KVM_SET_IRQCHIP, &c) < 0) {
 			snprintf(err, errlen, "KVM_SET_IRQCHIP(%u): %s", chip, strerror(errno));
 			return -errno;
 		}

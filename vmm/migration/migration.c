@@ -17,7 +17,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -25,6 +24,7 @@
 
 #include "../../common/layout.h"
 #include "../../common/log.h"
+#include "../accel/accel.h"
 #include "../vm.h"
 #include "cpustate.h"
 #include "devstate.h"
@@ -78,6 +78,7 @@ static const struct {
 	{ MIG_REC_CPU_EVENTS, BIT(MIG_STAGE_PRECOPY) | BIT(MIG_STAGE_STOP_AND_COPY) },
 	{ MIG_REC_VM_CLOCK, BIT(MIG_STAGE_PRECOPY) | BIT(MIG_STAGE_STOP_AND_COPY) },
 	{ MIG_REC_VM_IRQCHIP, BIT(MIG_STAGE_PRECOPY) | BIT(MIG_STAGE_STOP_AND_COPY) },
+	{ MIG_REC_PROC_VCPU, BIT(MIG_STAGE_PRECOPY) | BIT(MIG_STAGE_STOP_AND_COPY) },
 	{ MIG_REC_DEVICE, BIT(MIG_STAGE_PRECOPY) | BIT(MIG_STAGE_STOP_AND_COPY) },
 	{ MIG_REC_END, BIT(MIG_STAGE_STOP_AND_COPY) },
 };
@@ -179,8 +180,7 @@ struct migration {
 	uint64_t pages_total;
 
 	/* Destination. */
-	struct mig_vcpu_state *vstates;
-	struct mig_vm_state vmstate;
+	struct accel_state *vstate;	/* vCPU/VM state as received */
 	struct dev_blob dev[MIG_MAX_DEVICES];
 	uint64_t *touched;	/* pages written since the VM was created */
 	uint32_t rx_round;
@@ -318,36 +318,17 @@ static int send_verdict(struct migration *m, uint16_t type, int status, const ch
 
 /* ---- dirty pages -------------------------------------------------------------- */
 
-static int set_dirty_logging(struct migration *m, bool on)
+static int set_dirty_logging(struct migration *m, bool on, char *err, size_t errlen)
 {
-	struct vm *vm = m->vm;
-	struct kvm_userspace_memory_region slot = {
-		.slot = 0, .flags = on ? KVM_MEM_LOG_DIRTY_PAGES : 0, .guest_phys_addr = 0,
-		.memory_size = vm->ram_size, .userspace_addr = (uint64_t)(uintptr_t)vm->ram,
-	};
+	int ret = 0;
 
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
-		return -errno;
-	m->dirty_logging = on;
-	return 0;
-}
-
-/* ORs KVM's log (which KVM_GET_DIRTY_LOG also clears and re-protects) and
- * the VMM's own bitmap into `out`; returns the number of dirty pages. */
-static int64_t collect_dirty(struct migration *m, uint64_t *out)
-{
-	struct kvm_dirty_log log = { .slot = 0, .dirty_bitmap = m->scratch };
-	uint64_t n = 0;
-
-	memset(m->scratch, 0, m->n_words * 8);
-	if (ioctl(m->vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
-		return -errno;
-	vm_take_vmm_dirty(m->vm, m->scratch);
-	for (uint64_t i = 0; i < m->n_words; i++) {
-		out[i] |= m->scratch[i];
-		n += (uint64_t)__builtin_popcountll(out[i]);
-	}
-	return (int64_t)n;
+	if (on)
+		ret = vm_mem_dirty_log_start(m->vm, err, errlen);
+	else
+		vm_mem_dirty_log_stop(m->vm);
+	if (ret == 0)
+		m->dirty_logging = on;
+	return ret;
 }
 
 /* ---- source: sending pages ------------------------------------------------------ */
@@ -676,8 +657,9 @@ static int src_precopy(struct migration *m, struct mig_round *next)
 	set_stage(m, MIG_STAGE_PRECOPY);
 	if ((ret = stall(m, MIG_STAGE_PRECOPY)) < 0)
 		return ret;
-	if ((ret = set_dirty_logging(m, true)) < 0)
-		return fail(m, ret, "cannot enable dirty logging: %s", strerror(-ret));
+	char err[300];
+	if ((ret = set_dirty_logging(m, true, err, sizeof(err))) < 0)
+		return fail(m, ret, "cannot enable dirty logging: %s", err);
 	/* Round 0 sends everything: what the VMM marked so far is covered. */
 	memset(m->bitmap, 0, m->n_words * 8);
 	vm_take_vmm_dirty(m->vm, m->bitmap);
@@ -688,9 +670,9 @@ static int src_precopy(struct migration *m, struct mig_round *next)
 	if ((ret = send_round_marker(m, 0)) < 0 || (ret = send_all_ram(m, &st)) < 0)
 		return ret;
 	for (;;) {
-		dirty = collect_dirty(m, m->bitmap);
+		dirty = vm_mem_dirty_log_collect(m->vm, m->bitmap, err, sizeof(err));
 		if (dirty < 0)
-			return fail(m, (int)dirty, "KVM_GET_DIRTY_LOG: %s", strerror((int)-dirty));
+			return fail(m, (int)dirty, "dirty log: %s", err);
 		st.dirty_pages = (uint64_t)dirty;
 		round_done(m, &st, t0);
 		uint64_t rate_bps = st.ns ? (uint64_t)((double)st.bytes * 1e9 / (double)st.ns) : 0;
@@ -760,7 +742,7 @@ static int send_devices(struct migration *m)
 
 static int src_stop_and_copy(struct migration *m, struct mig_round *st)
 {
-	struct mig_vm_state vms;
+	const struct accel_ops *accel = m->vm->accel;
 	char err[300];
 	uint64_t t0;
 	int64_t dirty;
@@ -776,20 +758,17 @@ static int src_stop_and_copy(struct migration *m, struct mig_round *st)
 	if ((ret = stall(m, MIG_STAGE_STOP_AND_COPY)) < 0)
 		return ret;
 	t0 = now_ns();
-	struct mig_vcpu_state *vs = calloc(m->vm->n_vcpus, sizeof(*vs));
+	struct accel_state *vs = accel->state_new(m->vm);
 	if (!vs)
 		return fail(m, -ENOMEM, "out of memory");
-	/* vCPU state first (MP_STATE first, events last, all parked), then
-	 * the devices (which may write guest memory), then the last pages. */
-	for (unsigned i = 0; i < m->vm->n_vcpus && ret == 0; i++)
-		if ((ret = mig_vcpu_save(&m->vm->vcpus[i], &vs[i], err, sizeof(err))) < 0)
-			ret = fail(m, ret, "saving vCPU state: %s", err);
-	if (ret == 0 && (ret = mig_vm_save(m->vm, &vms, err, sizeof(err))) < 0)
-		ret = fail(m, ret, "saving VM state: %s", err);
+	/* vCPU state first (all parked), then the devices (which may write
+	 * guest memory), then the last pages. */
+	if ((ret = accel->state_save(m->vm, vs, err, sizeof(err))) < 0)
+		ret = fail(m, ret, "saving vCPU state: %s", err);
 	if (ret == 0 && (ret = send_devices(m)) == 0) {
-		dirty = collect_dirty(m, m->bitmap);
+		dirty = vm_mem_dirty_log_collect(m->vm, m->bitmap, err, sizeof(err));
 		if (dirty < 0)
-			ret = fail(m, (int)dirty, "KVM_GET_DIRTY_LOG: %s", strerror((int)-dirty));
+			ret = fail(m, (int)dirty, "dirty log: %s", err);
 		else {
 			m->round_left = (uint64_t)dirty;
 			st->dirty_pages = (uint64_t)dirty;
@@ -797,12 +776,9 @@ static int src_stop_and_copy(struct migration *m, struct mig_round *st)
 				ret = send_bitmap(m, m->bitmap, st);
 		}
 	}
-	for (unsigned i = 0; i < m->vm->n_vcpus && ret == 0; i++)
-		if ((ret = mig_vcpu_send(&m->io, i, &vs[i])) < 0)
-			ret = fail(m, ret, "sending vCPU state: %s", strerror(-ret));
-	free(vs);
-	if (ret == 0 && (ret = mig_vm_send(&m->io, &vms)) < 0)
-		ret = fail(m, ret, "sending VM state: %s", strerror(-ret));
+	if (ret == 0 && (ret = accel->state_send(m->vm, vs, &m->io)) < 0)
+		ret = fail(m, ret, "sending vCPU state: %s", strerror(-ret));
+	accel->state_free(vs);
 	if (ret == 0) {
 		uint8_t end[MIG_END_LEN];
 		mig_put64(end, m->pages_total);
@@ -897,8 +873,8 @@ static void *source_thread(void *arg)
 			vm_resume(m->vm);
 			m->paused_by_us = false;
 		}
-		if (m->dirty_logging && set_dirty_logging(m, false) < 0)
-			log_warn("migration: cannot disable dirty logging: %s", strerror(errno));
+		if (m->dirty_logging)
+			set_dirty_logging(m, false, NULL, 0);
 		if (m->sock >= 0) {
 			set_sock_timeouts(m->sock, 500);
 			if (m->io.bytes_out == 0)
@@ -1051,7 +1027,7 @@ static int dst_reservation(struct migration *m)
 		 * with SIGBUS halfway through the copy. */
 		ret = fail(m, -errno, "cannot allocate %" PRIu64 " MiB of guest memory: %s", vm->ram_size >> 20,
 			   strerror(errno));
-	} else if (!(m->vstates = calloc(vm->n_vcpus, sizeof(*m->vstates)))) {
+	} else if (!(m->vstate = vm->accel->state_new(vm))) {
 		ret = fail(m, -ENOMEM, "out of memory");
 	}
 	if (ret < 0) {
@@ -1132,11 +1108,13 @@ static int dst_receive(struct migration *m)
 				return fail(m, -EPROTO, "bad stream: END claims %" PRIu64 " pages, %" PRIu64 " received",
 					    rec.len == MIG_END_LEN ? mig_get64(rec.body) : 0, m->pages_total);
 			return 0;
-		default: /* CPU_* and VM_* */
+		default: /* the accelerator's vCPU/VM state */
 			if (m->p.stage == MIG_STAGE_PRECOPY)
 				set_stage(m, MIG_STAGE_STOP_AND_COPY);
-			if ((ret = mig_cpu_rx(m->vstates, m->vm->n_vcpus, &m->vmstate, m->vm->ram_size, &rec, err,
-					      sizeof(err))) < 0)
+			if (!m->vm->accel->state_owns_record(rec.type))
+				return fail(m, -EPROTO, "bad stream: %s is vCPU state of another accelerator than "
+					    "this VMM's (%s)", mig_rec_name(rec.type), m->vm->accel->name);
+			if ((ret = m->vm->accel->state_rx(m->vm, m->vstate, &rec, err, sizeof(err))) < 0)
 				return fail(m, ret, "bad stream: %s", err);
 			break;
 		}
@@ -1149,16 +1127,13 @@ static int dst_load(struct migration *m)
 	char err[300];
 	int ret;
 
-	if ((ret = mig_cpu_rx_complete(m->vstates, m->vm->n_vcpus, &m->vmstate, err, sizeof(err))) < 0)
+	if ((ret = m->vm->accel->state_complete(m->vm, m->vstate, err, sizeof(err))) < 0)
 		return fail(m, ret, "bad stream: %s", err);
 	for (unsigned k = 0; k < reg->n; k++)
 		if (!m->dev[k].have)
 			return fail(m, -EPROTO, "bad stream: no state for device '%s'", reg->dev[k].ops->name);
-	for (unsigned i = 0; i < m->vm->n_vcpus; i++)
-		if ((ret = mig_vcpu_load(&m->vm->vcpus[i], &m->vstates[i], err, sizeof(err))) < 0)
-			return fail(m, ret, "loading vCPU state: %s", err);
-	if ((ret = mig_vm_load(m->vm, &m->vmstate, err, sizeof(err))) < 0)
-		return fail(m, ret, "loading VM state: %s", err);
+	if ((ret = m->vm->accel->state_load(m->vm, m->vstate, err, sizeof(err))) < 0)
+		return fail(m, ret, "loading vCPU state: %s", err);
 	for (unsigned k = 0; k < reg->n; k++) {
 		const struct mig_device_ops *ops = reg->dev[k].ops;
 		ret = ops->load(reg->dev[k].opaque, m->dev[k].version, m->dev[k].data, m->dev[k].len, err, sizeof(err));
@@ -1327,9 +1302,9 @@ int mig_init(struct vm *vm, const char *token, const struct mig_hooks *hooks)
 		ret = -ENOMEM;
 		goto fail;
 	}
-	ret = mig_cpuid_read(&vm->vcpus[0], &m->cpuid);
+	ret = vm->accel->cpuid_summary(vm, &m->cpuid);
 	if (ret < 0) {
-		log_error("migration: KVM_GET_CPUID2: %s", strerror(-ret));
+		log_error("migration: cannot read the vCPU's CPUID: %s", strerror(-ret));
 		goto fail;
 	}
 	ret = evloop_add(&vm->loop, m->notify_fd, EPOLLIN, notified, m);
@@ -1373,7 +1348,8 @@ void mig_destroy(struct vm *vm)
 		close(m->listen_fd);
 	for (unsigned k = 0; k < MIG_MAX_DEVICES; k++)
 		free(m->dev[k].data);
-	free(m->vstates);
+	if (m->vstate)
+		vm->accel->state_free(m->vstate);
 	free(m->rxbuf);
 	free(m->txbuf);
 	free(m->bitmap);

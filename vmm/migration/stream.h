@@ -66,6 +66,7 @@ enum mig_rec_type {
 	MIG_REC_CPU_LAPIC = 0x0026,
 	MIG_REC_CPU_MSRS = 0x0027,
 	MIG_REC_CPU_EVENTS = 0x0028,
+	MIG_REC_PROC_VCPU = 0x0029,	/* S->D: a proc-accelerator vCPU (registers, FPU) */
 	MIG_REC_VM_CLOCK = 0x0030,	/* S->D: KVM clock */
 	MIG_REC_VM_IRQCHIP = 0x0031,	/* S->D: PIC master, slave, IOAPIC */
 	MIG_REC_DEVICE = 0x0040,	/* S->D: one device's state */

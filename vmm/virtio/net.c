@@ -561,15 +561,7 @@ static int tap_open(const char *name, char *actual)
 
 static int ioeventfd(struct virtio_net *n, int q, bool on)
 {
-	struct kvm_ioeventfd io = {
-		.datamatch = (uint64_t)q,
-		.addr = n->mmio_base + VIRTIO_MMIO_QUEUE_NOTIFY,
-		.len = 4,
-		.fd = n->kick_fd[q],
-		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH | (on ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
-	};
-
-	return ioctl(n->vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
+	return vm_ioeventfd(n->vm, n->mmio_base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, (uint64_t)q, n->kick_fd[q], on);
 }
 
 static int epoll_add_fd(int epfd, int fd, uint32_t events)
@@ -641,7 +633,7 @@ struct virtio_net *virtio_net_create(struct vm *vm, const struct virtio_net_opts
 	for (int q = 0; q < 2; q++) {
 		ret = ioeventfd(n, q, true);
 		if (ret < 0) {
-			log_error("virtio-net%u: KVM_IOEVENTFD: %s", instance, strerror(-ret));
+			log_error("virtio-net%u: ioeventfd: %s", instance, strerror(-ret));
 			goto fail;
 		}
 		n->ioeventfd_on[q] = true;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "../../../common/vf82576.h"
+#include "guest/mmio.h"
 
 #define IGBVF_RX_RING_SIZE	256
 #define IGBVF_TX_RING_SIZE	256
@@ -53,13 +54,13 @@ struct igbvf_hw {
 static inline uint32_t igbvf_rd32(struct igbvf_hw *hw, uint32_t reg)
 {
 	hw->reg_reads++;
-	return hw->bar[reg / 4];
+	return mmio_read32(&hw->bar[reg / 4]);
 }
 
 static inline void igbvf_wr32(struct igbvf_hw *hw, uint32_t reg, uint32_t value)
 {
 	hw->reg_writes++;
-	hw->bar[reg / 4] = value;
+	mmio_write32(&hw->bar[reg / 4], value);
 }
 
 /* 64-bit totals from the 32-bit wrapping counters, igbvf style. */

@@ -1,5 +1,6 @@
 /* x86-64 specifics of the guest: ring-0 set-up, the exception frame, the
- * system calls and the interrupt counters kept by the ring-0 stubs. */
+ * system calls and the interrupt counters kept by the ring-0 stubs (under
+ * KVM) or by the VMM itself (under the proc accelerator, proc.c). */
 #ifndef GUEST_ARCH_H
 #define GUEST_ARCH_H
 
@@ -33,10 +34,16 @@ enum guest_syscall {
  * `int n` (raises #UD) and `syscall` (stays at ring 3) fail to reach ring 0
  * from a guest that is not PVM-aware; exceptions do reach the IDT, and
  * int3 is the one-byte trap designed to be raised on purpose. */
+extern int arch_proc;	/* guest/mmio.h */
+long proc_syscall(long nr, long arg);	/* the proc binding (proc.c) */
+void proc_arch_init(void);
+
 static inline long arch_syscall(long nr, long arg)
 {
 	long ret;
 
+	if (__builtin_expect(arch_proc, 0))
+		return proc_syscall(nr, arg);
 	__asm__ volatile("int3" : "=a"(ret) : "a"(nr), "D"(arg) : "memory");
 	return ret;
 }
