@@ -5,12 +5,16 @@ TAP tests count one per TAP line; a TAP test whose process failed without
 reporting a failing line (crash, timeout, missing plan) counts one more
 failure; non-TAP tests count one each. Exit status 1 on any failure."""
 import json
+import os
 import re
 import sys
 
 logs = sys.argv[1:] or ["build/meson-logs/testlog.json"]
 passed = failed = skipped = 0
 failures = []
+# Per group: the accelerator of an integration test (its name ends -kvm or
+# -proc), "unit", or "unit under ASan" for the sanitizer build's log.
+groups = {}
 
 
 def entries():
@@ -28,8 +32,23 @@ def entries():
             yield entry
 
 
+def group_of(name):
+    m = re.search(r"-(kvm|proc)$", name)
+    if m:
+        return f"accelerator {m.group(1)}"
+    return "unit under ASan+UBSan" if name.endswith("]") else "unit"
+
+
+def count(name, p, f, s):
+    g = groups.setdefault(group_of(name), [0, 0, 0])
+    g[0] += p
+    g[1] += f
+    g[2] += s
+
+
 for entry in entries():
     name, result, out = entry["name"], entry["result"], entry.get("stdout") or ""
+    before = (passed, failed, skipped)
     tap = [l for l in out.splitlines() if re.match(r"(not )?ok\b", l)]
     if not tap:
         if result in ("OK", "EXPECTEDFAIL"):
@@ -39,6 +58,7 @@ for entry in entries():
         else:
             failed += 1
             failures.append(f"{name} ({result})")
+        count(name, passed - before[0], failed - before[1], skipped - before[2])
         continue
     bad = 0
     for l in tap:
@@ -53,7 +73,14 @@ for entry in entries():
     if result not in ("OK", "EXPECTEDFAIL", "SKIP") and bad == 0:
         failed += 1
         failures.append(f"{name} ({result} after {len(tap)} cases)")
+    count(name, passed - before[0], failed - before[1], skipped - before[2])
 for f in failures:
     print(f"FAILED: {f}")
+accels = os.environ.get("COMPSC_ACCELS")
+if accels:
+    print(f"accelerators that ran the VM tests: {', '.join(accels.split())}")
+for g in sorted(groups):
+    p, f, s = groups[g]
+    print(f"  {g}: {p} passed, {f} failed, {s} skipped")
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 sys.exit(1 if failed else 0)

@@ -1,9 +1,13 @@
 """Functional-test harness: starts the real programs and reports TAP.
 
 Every check is one TAP line, so the summary of `make test` counts each of
-them. Tests that need KVM call `require_kvm()`: on a machine without a usable
-/dev/kvm they are reported as skipped, loudly, except under CI=true, where a
-missing KVM is a failure (CI machines have KVM).
+them. Tests run under the accelerator named by $COMPSC_ACCEL (kvm, proc or
+auto), which every compsc-vmm they start inherits; the test runner runs the
+VM tests once per accelerator the machine has (scripts/run-tests).
+`accel_problem()` says why VMs cannot run under it here (None if they can).
+A skipped check is a failure under CI=true unless it is KVM-specific
+(skip(..., kvm_specific=True)): on a machine without /dev/kvm only checks of
+KVM itself may skip.
 """
 import os
 import subprocess
@@ -16,14 +20,40 @@ VMM = os.environ.get("COMPSC_VMM", os.path.join(BUILD, "vmm", "compsc-vmm"))
 GUEST = os.environ.get("COMPSC_GUEST", os.path.join(BUILD, "guest", "compsc-guest.elf"))
 
 
+ACCEL = os.environ.get("COMPSC_ACCEL") or "auto"
+SANDBOX = os.path.join(os.path.dirname(VMM), "compsc-vcpu-proc")
+
+
 def kvm_problem():
     """None if /dev/kvm can be opened read-write, else the reason."""
     try:
         fd = os.open("/dev/kvm", os.O_RDWR)
     except OSError as e:
-        return f"/dev/kvm unusable: {e.strerror}"
+        who = "root" if os.geteuid() == 0 else "this user"
+        return f"/dev/kvm unusable for {who}: {e.strerror}"
     os.close(fd)
     return None
+
+
+def proc_problem():
+    """None if the proc accelerator's sandbox binary is there."""
+    return None if os.access(SANDBOX, os.X_OK) else f"{SANDBOX} is missing: build it"
+
+
+def accel_problem():
+    """None if VMs can run under $COMPSC_ACCEL here, else the reason."""
+    if ACCEL == "kvm":
+        return kvm_problem()
+    if ACCEL == "proc":
+        return proc_problem()
+    return None if kvm_problem() is None else proc_problem()
+
+
+def accel_in_use():
+    """The accelerator compsc-vmm will pick: kvm or proc."""
+    if ACCEL in ("kvm", "proc"):
+        return ACCEL
+    return "kvm" if kvm_problem() is None else "proc"
 
 
 class Tap:
@@ -45,11 +75,11 @@ class Tap:
                 self._line(f"# {line}")
         return cond
 
-    def skip(self, name, reason):
+    def skip(self, name, reason, kvm_specific=False):
         self.count += 1
-        if os.environ.get("CI") == "true":
+        if os.environ.get("CI") == "true" and not kvm_specific:
             self.failures += 1
-            self._line(f"not ok {self.count} - {name} # {reason} (CI=true: KVM is required)")
+            self._line(f"not ok {self.count} - {name} # {reason} (CI=true: only KVM-specific checks may skip)")
         else:
             sys.stderr.write(f"\n*** SKIPPED: {name}: {reason} ***\n\n")
             self._line(f"ok {self.count} - {name} # SKIP {reason}")

@@ -4,7 +4,7 @@ lines, unknown commands, wrong argument types get error replies, and the
 VMM keeps serving (and running its guest)."""
 import json
 
-from harness import Tap, kvm_problem
+from harness import Tap, accel_problem
 from miglib import Api, Vmm, run_cli, tmpdir
 
 t = Tap()
@@ -13,7 +13,7 @@ CHECKS = ["greeting lists the commands", "malformed JSON: error reply", "a 200 K
           "migrate with bad arguments: error replies", "pause stops the guest, resume restarts it",
           "query-migrate before any migration: status none", "compsc status prints the VM state",
           "the guest kept running through all of it", "quit ends the VMM with status 0"]
-problem = kvm_problem()
+problem = accel_problem()
 if problem:
     for c in CHECKS:
         t.skip(c, problem)

@@ -5,7 +5,7 @@ the round limit and still completes), the compsc command line, the device
 registry (state arrives on the destination)."""
 import json
 
-from harness import Tap, kvm_problem
+from harness import Tap, accel_problem
 from miglib import Api, Vmm, run_cli, tmpdir
 
 t = Tap()
@@ -20,7 +20,7 @@ CHECKS = [
     "dirtying guest with a 1 ms budget stops at max-rounds and still completes",
     "device state travels: testdev value arrives on the destination",
 ]
-problem = kvm_problem()
+problem = accel_problem()
 if problem:
     for c in CHECKS:
         t.skip(c, problem)

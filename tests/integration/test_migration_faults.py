@@ -8,7 +8,7 @@ import os
 import socket
 import struct
 
-from harness import Tap, kvm_problem
+from harness import Tap, accel_in_use, accel_problem
 from miglib import Api, Proxy, Vmm, tmpdir
 
 t = Tap()
@@ -22,8 +22,8 @@ CASES = (["destination killed in iterative-pre-copy", "destination killed in sto
             "corrupted record (checksum)", "truncated stream"])
 HOSTILE = ["hostile stream: bad magic", "hostile stream: unknown mandatory record type",
            "hostile stream: RAM outside guest memory", "hostile stream: record length past the limit",
-           "hostile stream: non-canonical rip in CPU_REGS"]
-problem = kvm_problem()
+           "hostile stream: non-canonical rip in the vCPU state (CPU_REGS / PROC_VCPU)"]
+problem = accel_problem()
 if problem:
     for c in CASES + HOSTILE:
         t.skip(c, problem)
@@ -191,8 +191,15 @@ with tmpdir() as tmp:
     t.ok(ok, HOSTILE[2], d)
     ok, d = hostile(tmp, "h3", rec(0x0011, b"", length=0xfffffff0), r"claims 4294967280 bytes")
     t.ok(ok, HOSTILE[3], d)
-    regs = struct.pack("<18Q", *([0] * 16 + [0x8000000000000000, 2]))
-    ok, d = hostile(tmp, "h4", rec(0x0021, struct.pack("<II", 0, 0) + regs), r"not canonical")
+    if accel_in_use() == "proc":
+        # The proc accelerator's vCPU record: id, version, 18 registers
+        # (rsp, rip at 15, 16), the FXSAVE image, the interrupt counters.
+        regs = struct.pack("<18Q", *([0] * 15 + [0x1000, 0x8000000000000000, 2]))
+        body = struct.pack("<II", 0, 1) + regs + b"\0" * 416 + struct.pack("<QQ", 0, 0)
+        ok, d = hostile(tmp, "h4", rec(0x0029, body), r"outside user space")
+    else:
+        regs = struct.pack("<18Q", *([0] * 16 + [0x8000000000000000, 2]))
+        ok, d = hostile(tmp, "h4", rec(0x0021, struct.pack("<II", 0, 0) + regs), r"not canonical")
     t.ok(ok, HOSTILE[4], d)
 
 t.done()

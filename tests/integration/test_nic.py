@@ -13,7 +13,7 @@ import struct
 import subprocess
 import time
 
-from harness import GUEST, VMM, Tap, kvm_problem, run
+from harness import GUEST, VMM, Tap, accel_problem, run
 from nicutil import NIC, Guest, Nic, Wire, mac_bytes, parse_test_frame, test_frame
 
 t = Tap()
@@ -158,7 +158,7 @@ with Nic(vfs=2) as nic:
     t.ok(nic.alive() and "uplink" in stats and total > 1000,
          f"random vfio-user traffic (40 sessions, {total} replies): NIC unharmed", nic.read_log()[-3000:])
 
-problem = kvm_problem()
+problem = accel_problem()
 NAMES = ["guest sends frames out of the uplink", "guest receives frames from the uplink (polling)",
          "guest echoes frames in interrupt mode", "MAC assigned by the host reaches the guest",
          "two guests exchange frames through the internal switch",

@@ -2,6 +2,7 @@
 """compsc-vmm's command line: usage errors, bad guest files, KVM errors."""
 import os
 import shutil
+import struct
 import tempfile
 
 from harness import GUEST, VMM, Tap, run
@@ -54,11 +55,17 @@ t.ok(r.returncode == 0 and "Usage: compsc-vmm" in r.stdout and "--mem SIZE" in r
 # build the situation (a private /dev, or an unprivileged user).
 if os.geteuid() == 0 and shutil.which("unshare"):
     r = run(["unshare", "--mount", "sh", "-c",
-             f"mount -t tmpfs none /dev && exec {VMM} --guest {GUEST}"])
+             f"mount -t tmpfs none /dev && exec {VMM} --accel kvm --guest {GUEST}"])
     t.ok(r.returncode == 3 and "/dev/kvm does not exist" in r.stderr,
-         "no /dev/kvm: clear message, exit 3", r)
+         "--accel kvm without /dev/kvm: clear message, exit 3", r)
+    r = run(["unshare", "--mount", "sh", "-c",
+             f"mount -t tmpfs none /dev && exec env -u COMPSC_ACCEL {VMM} --guest {GUEST}"])
+    t.ok(r.returncode == 0 and "accelerator proc: /dev/kvm does not exist" in r.stderr
+         and "Hello from the CompSC guest" in r.stdout,
+         "auto without /dev/kvm: runs under proc and says why", r)
 else:
-    t.skip("no /dev/kvm: clear message, exit 3", "needs root and unshare")
+    t.skip("--accel kvm without /dev/kvm: clear message, exit 3", "needs root and unshare", kvm_specific=True)
+    t.skip("auto without /dev/kvm: runs under proc and says why", "needs root and unshare")
 
 if os.geteuid() == 0 and shutil.which("setpriv") and os.path.exists("/dev/kvm") \
         and not (os.stat("/dev/kvm").st_mode & 0o006):
@@ -68,11 +75,28 @@ if os.geteuid() == 0 and shutil.which("setpriv") and os.path.exists("/dev/kvm") 
         vmm = os.path.join(tmp, "compsc-vmm")
         shutil.copy(GUEST, guest)
         shutil.copy(VMM, vmm)
-        r = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", vmm, "--guest", guest])
+        r = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", vmm, "--accel", "kvm",
+                 "--guest", guest])
         t.ok(r.returncode == 3 and "run as root or add your user to the 'kvm' group" in r.stderr,
              "/dev/kvm not accessible: clear message, exit 3", r)
 else:
     t.skip("/dev/kvm not accessible: clear message, exit 3",
-           "needs root, setpriv and a /dev/kvm closed to others")
+           "needs root, setpriv and a /dev/kvm closed to others", kvm_specific=True)
+
+# --accel: a bad name is a usage error; a guest image without the binding
+# of the chosen accelerator is refused before anything starts.
+r = run([VMM, "--accel", "tcg", "--guest", GUEST])
+t.ok(one_line_error(r, 2, "--accel: 'tcg' is not kvm, proc or auto"), "--accel tcg: exit 2", r)
+with tempfile.TemporaryDirectory() as tmp:
+    data = open(GUEST, "rb").read()
+    note = struct.pack("<III", 7, 4, 0x43530001) + b"CompSC\0\0" + struct.pack("<I", 3)
+    kvm_only = struct.pack("<III", 7, 4, 0x43530001) + b"CompSC\0\0" + struct.pack("<I", 1)
+    old = os.path.join(tmp, "kvm-only.elf")
+    with open(old, "wb") as f:
+        f.write(data.replace(note, kvm_only))
+    r = run([VMM, "--accel", "proc", "--guest", old])
+    t.ok(data.count(note) == 1 and r.returncode == 2
+         and "has no binding for the proc accelerator" in r.stderr,
+         "guest without the proc binding under --accel proc: clear message, exit 2", r)
 
 t.done()
