@@ -7,7 +7,7 @@
 static const struct guest_app apps[] = {
 	{ "hello", "print what the guest learned at boot", app_hello },
 	{ "irqtest", "check interrupt delivery at ring 3", app_irqtest },
-	{ "fault", "fault on purpose (kind=pf|ud|gp|de|ring0|triple)", app_fault },
+	{ "fault", "fault on purpose (kind=pf|ud|gp|de|ring0|triple|syscall)", app_fault },
 	{ "unclaimed", "access an MMIO address no device claims", app_unclaimed },
 	{ "consoletest", "stress the console ring", app_consoletest },
 	{ "vfraw", "raw frames over the VF (mode=send|recv|echo|ping|badring)", app_vfraw },
@@ -15,6 +15,7 @@ static const struct guest_app apps[] = {
 	{ "spin", "run forever (report-ms=N prints a heartbeat)", app_spin },
 	{ "memcheck", "fill memory, verify it after each migration (size=MiB)", app_memcheck },
 	{ "dirty", "dirty memory at rate=PAGES_PER_SEC, verify after migration", app_dirty },
+	{ "compute", "a long register-only computation (steps=N): same result however it was moved", app_compute },
 };
 
 int main(void)

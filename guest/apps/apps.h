@@ -18,5 +18,6 @@ int app_vfraw(void);
 int app_regbench(void);
 int app_memcheck(void);
 int app_dirty(void);
+int app_compute(void);
 
 #endif

@@ -5,6 +5,8 @@
  *   kind=de      divide by zero at ring 3
  *   kind=ring0   invalid opcode at ring 0 (through the int3 system call)
  *   kind=triple  triple fault (empty IDT, then a fault)
+ *   kind=syscall a Linux system call (getpid) straight from the guest: the
+ *                proc sandbox must refuse it (proc accelerator only)
  * Under the proc accelerator there is no ring 0: ring0 and triple come back
  * with -ENOSYS and the app panics saying it did not fault. */
 #include "apps.h"
@@ -34,6 +36,12 @@ int app_fault(void)
 		arch_syscall(SYS_FAULT_RING0, 0);
 	} else if (strcmp(kind, "triple") == 0) {
 		arch_syscall(SYS_TRIPLE_FAULT, 0);
+	} else if (strcmp(kind, "syscall") == 0) {
+		if (!arch_proc)
+			panic("fault: kind=syscall is for the proc accelerator (under KVM, syscall has no entry)");
+		long ret;
+		__asm__ volatile("syscall" : "=a"(ret) : "a"(39L) : "rcx", "r11", "memory");
+		printf("fault: getpid returned %ld\n", ret);
 	} else {
 		panic("fault: unknown kind '%s'", kind);
 	}

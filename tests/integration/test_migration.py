@@ -4,8 +4,9 @@ back with memory verified by the guest, a dirtying guest (converges, or hits
 the round limit and still completes), the compsc command line, the device
 registry (state arrives on the destination)."""
 import json
+import re
 
-from harness import Tap, accel_problem
+from harness import Tap, accel_problem, run_vmm
 from miglib import Api, Vmm, run_cli, tmpdir
 
 t = Tap()
@@ -19,6 +20,7 @@ CHECKS = [
     "dirtying guest (20000 pages/s) converges and completes, memory verified",
     "dirtying guest with a 1 ms budget stops at max-rounds and still completes",
     "device state travels: testdev value arrives on the destination",
+    "a register-only computation moved mid-way ends with the result of an unmoved run",
 ]
 problem = accel_problem()
 if problem:
@@ -105,6 +107,26 @@ with tmpdir() as tmp:
         fin = api.wait_final(30)
         t.ok(fin and fin["status"] == "completed" and b.wait_err(r"testdev: value 4242 arrived", 5)
              and guest_moved(b, 1), CHECKS[8], f"{fin}\n{a.log()}{b.log()}")
+    finally:
+        a.stop()
+        b.stop()
+
+    # vCPU state round trip: the same computation, once in place and once
+    # moved A -> B while it runs, must give the same result bit for bit.
+    steps = 300000000
+    ref = run_vmm(f"app=compute steps={steps} report-ms=100", timeout=120)
+    m_ref = re.search(r"compute: result ([0-9a-f]{16})", ref.stdout)
+    a = Vmm(tmp, "g1", cmdline=f"app=compute steps={steps} report-ms=100")
+    b = Vmm(tmp, "g2", incoming=True)
+    try:
+        a.wait_out(r"steps done", 20)
+        api = Api(a.sock)
+        api.cmd("migrate", uri=f"tcp:127.0.0.1:{b.port}")
+        fin = api.wait_final(60)
+        m = b.wait_out(r"compute: result ([0-9a-f]{16})", 60)
+        t.ok(m_ref and fin and fin["status"] == "completed" and m and m.group(1) == m_ref.group(1)
+             and not a.wait_out(r"compute: result", 0.1), CHECKS[9],
+             f"reference {ref}\n{fin}\n{a.log()}{b.log()}")
     finally:
         a.stop()
         b.stop()

@@ -171,8 +171,9 @@ def hostile(tmp, name, payload, expect):
             nd = ack[:16]
             mac = hmac.new(b"compsc", b"compsc-mig-source" + ns + nd, hashlib.sha256).digest()
             s.sendall(rec(0x0003, mac))
-            s.sendall(rec(0x0004, struct.pack("<QII", 128 << 20, 1, 1) + b"platform".ljust(32, b"\0")
-                          + struct.pack("<I", 1)))
+            vcpu = f"vcpu-{accel_in_use()}".encode()
+            s.sendall(rec(0x0004, struct.pack("<QII", 128 << 20, 1, 2) + b"platform".ljust(32, b"\0")
+                          + struct.pack("<I", 1) + vcpu.ljust(32, b"\0") + struct.pack("<I", 1)))
             read_rec(s)
             s.sendall(rec(0x0010, struct.pack("<I", 0)) + payload)
         rc = b.wait_exit(10)

@@ -451,6 +451,8 @@ static int proc_vm_init(struct vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "event loop: %s", strerror(-ret));
 		return ret;
 	}
+	log_info("proc: guest process %d (%s), dirty log %s", (int)p->pid, PROC_SANDBOX_NAME,
+		 p->uffd >= 0 ? "userfaultfd write-protect + PAGEMAP_SCAN" : p->dirty_log_err);
 	if ((ret = pthread_create(&p->irq_thread, NULL, irq_thread, p)) != 0) {
 		snprintf(err, errlen, "interrupt thread: %s", strerror(ret));
 		return -ret;

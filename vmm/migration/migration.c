@@ -162,6 +162,7 @@ struct migration {
 	struct mig_params params;
 	/* Read at init: a vCPU ioctl would wait for KVM_RUN to return. */
 	struct mig_cpuid_summary cpuid;
+	struct mig_cpuid_summary src_cpuid;	/* destination: from the source's HELLO */
 	pthread_t thread;
 	bool thread_live;
 	atomic_bool thread_done;
@@ -632,6 +633,13 @@ static int src_reservation(struct migration *m)
 	if ((ret = stall(m, MIG_STAGE_RESERVATION)) < 0)
 		return ret;
 	mig_registry_describe(m->vm->mig_devices, &r);
+	if (r.n_devices == MIG_MAX_DEVICES)
+		return fail(m, -ENOSPC, "too many devices to describe");
+	/* The accelerator's vCPU state travels like a device's: name it, so a
+	 * destination under another accelerator refuses now, not after the
+	 * copy. */
+	snprintf(r.dev[r.n_devices].name, MIG_DEV_NAME_LEN, "%s%s", MIG_VCPU_DEV_PREFIX, m->vm->accel->name);
+	r.dev[r.n_devices++].version = 1;
 	if ((ret = mig_send(&m->io, MIG_REC_RESERVE, buf, mig_encode_reserve(buf, &r))) < 0)
 		return fail(m, ret, "sending RESERVE: %s", strerror(-ret));
 	/* Allocating and checking can take a while for a big guest. */
@@ -980,14 +988,14 @@ static int dst_handshake(struct migration *m)
 	if (getrandom(ack.nonce, sizeof(ack.nonce), 0) != sizeof(ack.nonce) ||
 	    compute_mac(m->token, "compsc-mig-destination", h.nonce, ack.nonce, ack.mac) < 0)
 		return fail(m, -EIO, "cannot create the handshake");
-	ret = mig_cpuid_check(&h.cpuid, &m->cpuid, err, sizeof(err));
-	ack.v.status = ret;
-	snprintf(ack.v.reason, sizeof(ack.v.reason), "%.255s", ret < 0 ? err : "");
+	/* The CPU check waits for the reservation: after authentication, and
+	 * after the accelerator check (another accelerator is the clearer
+	 * reason when both differ). */
+	m->src_cpuid = h.cpuid;
+	ack.v.status = 0;
 	int wret = mig_write_preamble(&m->io, MIG_DIR_TO_SOURCE);
 	if (wret == 0)
 		wret = mig_send(&m->io, MIG_REC_HELLO_ACK, buf, mig_encode_hello_ack(buf, &ack));
-	if (ret < 0)
-		return fail(m, ret, "incompatible source: %s", err);
 	if (wret < 0)
 		return fail(m, wret, "sending HELLO_ACK: %s", strerror(-wret));
 	if ((ret = recv_expect(m, MIG_REC_AUTH, &rec, "AUTH")) < 0)
@@ -1000,6 +1008,31 @@ static int dst_handshake(struct migration *m)
 		return -EACCES;
 	}
 	return 0;
+}
+
+/* Takes the "vcpu-ACCEL" entry out of the source's device list and checks
+ * it names this VMM's accelerator: vCPU state cannot move between KVM and
+ * a sandboxed process. A source that names none is a KVM source from
+ * before the proc accelerator existed. */
+static int take_accel_entry(struct mig_reserve *r, const char *mine, char *err, size_t errlen)
+{
+	const char *theirs = "kvm";
+	size_t plen = strlen(MIG_VCPU_DEV_PREFIX);
+
+	for (uint32_t i = 0; i < r->n_devices; i++) {
+		if (strncmp(r->dev[i].name, MIG_VCPU_DEV_PREFIX, plen) != 0)
+			continue;
+		theirs = r->dev[i].name + plen;
+		if (strcmp(theirs, mine) != 0)
+			break;
+		r->dev[i] = r->dev[--r->n_devices];
+		return 0;
+	}
+	if (strcmp(theirs, mine) == 0)
+		return 0;
+	snprintf(err, errlen, "the source runs its guest under the %s accelerator and this VMM under %s: "
+		 "a VM cannot move between accelerators", theirs, mine);
+	return -EPROTO;
 }
 
 static int dst_reservation(struct migration *m)
@@ -1020,6 +1053,10 @@ static int dst_reservation(struct migration *m)
 			   r.ram_size >> 20, vm->ram_size >> 20);
 	} else if (r.n_vcpus != vm->n_vcpus) {
 		ret = fail(m, -EINVAL, "vCPU count differs: source %u, destination %u", r.n_vcpus, vm->n_vcpus);
+	} else if ((ret = take_accel_entry(&r, vm->accel->name, err, sizeof(err))) < 0) {
+		fail(m, ret, "%s", err);
+	} else if ((ret = mig_cpuid_check(&m->src_cpuid, &m->cpuid, err, sizeof(err))) < 0) {
+		fail(m, ret, "incompatible source: %s", err);
 	} else if ((ret = mig_registry_check(vm->mig_devices, &r, err, sizeof(err))) < 0) {
 		fail(m, ret, "%s", err);
 	} else if (fallocate(vm->ram_fd, 0, 0, (off_t)vm->ram_size) < 0) {

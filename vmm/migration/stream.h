@@ -167,6 +167,9 @@ struct mig_dev_desc {
 	char name[MIG_DEV_NAME_LEN];	/* NUL-terminated, [a-z0-9_-] */
 	uint32_t version;
 };
+/* The pseudo-device naming the source's accelerator in RESERVE. */
+#define MIG_VCPU_DEV_PREFIX	"vcpu-"
+
 struct mig_reserve {
 	uint64_t ram_size;
 	uint32_t n_vcpus;
