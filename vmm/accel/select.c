@@ -24,7 +24,7 @@ const struct accel_ops *accel_select(const char *wanted, char *why, size_t why_l
 		fd = kvm_open_dev(kvm_err, sizeof(kvm_err));
 		if (fd >= 0) {
 			close(fd);
-			snprintf(why, why_len, "%s", strcmp(wanted, "kvm") == 0 ? "asked for with --accel kvm"
+			snprintf(why, why_len, "%s", strcmp(wanted, "kvm") == 0 ? "chosen with --accel kvm (or $COMPSC_ACCEL)"
 										 : "/dev/kvm is usable");
 			return &accel_kvm_ops;
 		}
@@ -42,7 +42,7 @@ const struct accel_ops *accel_select(const char *wanted, char *why, size_t why_l
 		return NULL;
 	}
 	if (strcmp(wanted, "proc") == 0)
-		snprintf(why, why_len, "asked for with --accel proc");
+		snprintf(why, why_len, "chosen with --accel proc (or $COMPSC_ACCEL)");
 	else
 		snprintf(why, why_len, "%s", kvm_err);
 	return &accel_proc_ops;
