@@ -34,7 +34,7 @@ def one(mem):
     return (main - t0) / 1e6, (t_end - exit_req) / 1e6, (main - start) / 1e6
 
 
-print(f"bench boot_time: compsc-vmm start to guest main and guest exit to process exit, median of {RUNS}")
+print(f"bench boot_time [{os.environ.get('COMPSC_ACCEL') or 'auto'}]: compsc-vmm start to guest main and guest exit to process exit, median of {RUNS}")
 print(f"{'guest RAM':>10} {'start->main ms':>15} {'(in-process ms)':>16} {'exit->exit ms':>14}  {'min..max start->main':>22}")
 for mem in ("256M", "1G"):
     samples = [one(mem) for _ in range(RUNS)]

@@ -95,7 +95,7 @@ def main():
                 mig_rate = r0["bytes"] / (r0["ms"] / 1000) if r0["ms"] else 0
                 base = loopback_rate(r0["bytes"])
                 rows.append((mem, lname, fin, mig_rate, base))
-    print("Live migration, source and destination on one host (loopback TCP)")
+    print(f"bench migration [{os.environ.get('COMPSC_ACCEL') or 'auto'}]: live migration, source and destination on one host (loopback TCP)")
     print(f"{'RAM':>5} {'workload':<15} {'total ms':>9} {'downtime ms':>11} {'rounds':>6} {'sent MiB':>9} "
           f"{'round0 MiB/s':>12} {'loopback MiB/s':>14} {'ratio':>6} {'dirty pg/s':>10}")
     for row in rows:

@@ -23,10 +23,10 @@ os.environ.setdefault("COMPSC_VMM", os.path.join(build, "vmm", "compsc-vmm"))
 os.environ.setdefault("COMPSC_GUEST", os.path.join(build, "guest", "compsc-guest.elf"))
 os.environ.setdefault("COMPSC_NIC", os.path.join(build, "nic", "compsc-nic"))
 os.environ.setdefault("COMPSC_PEER", os.path.join(build, "tools", "peer", "compsc-peer"))
-from harness import kvm_problem  # noqa: E402
+from harness import accel_problem  # noqa: E402
 from netbed import PEER_TOOL, HostNic, Testbed, Vm, root_problem  # noqa: E402
 
-problem = kvm_problem() or root_problem()
+problem = accel_problem() or root_problem()
 if problem:
     print(f"bench net: skipped: {problem}")
     sys.exit(0)
@@ -95,7 +95,7 @@ with Testbed("bench") as bed:
             with HostNic(bed, "hostA", rate=rate) as nic:
                 results[kind] = measure(bed, nic)
 
-print("bench net: one guest on the test-bed bridge; virtio-net (ioeventfd kicks, irqfd MSI, EVENT_IDX)")
+print(f"bench net [{os.environ.get('COMPSC_ACCEL') or 'auto'}]: one guest on the test-bed bridge; virtio-net (ioeventfd kicks, irqfd MSI, EVENT_IDX)")
 print("           and the SR-IOV VF (compsc-nic, 82576 line rate 1 Gbit/s, and unlimited) side by side")
 names = list(results[KINDS[0][0]].keys())
 w = max(len(n) for n in names)

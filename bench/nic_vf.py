@@ -60,7 +60,7 @@ def rx(size, count):
         return got, (got - 1) / (us / 1e6), (got - 1) * size * 8 / (us / 1e6) / 1e9
 
 
-print("bench nic_vf: VF frames per second and Gbit/s, register forwarding cost")
+print(f"bench nic_vf [{os.environ.get('COMPSC_ACCEL') or 'auto'}]: VF frames per second and Gbit/s, register forwarding cost")
 print(f"{'direction':<16}{'line rate':>10}{'frame B':>9}{'frames':>9}{'frames/s':>12}{'Gbit/s':>9}")
 for rate in ("off", "1g"):
     for size, count in ((64, 50000), (1500, 20000)):

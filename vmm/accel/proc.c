@@ -620,10 +620,8 @@ static enum vcpu_run_result proc_vcpu_run(struct vcpu *vcpu)
 				return VCPU_RUN_STOP;
 			}
 		}
-		if (now_ns() < spin_end) {
-			__builtin_ia32_pause();
+		if (now_ns() < spin_end)
 			continue;
-		}
 		/* Sleep until the guest posts a request (it wakes us because
 		 * vmm_waiting is set), a kick, or the liveness slice ends. */
 		__atomic_store_n(&h->vmm_waiting, 1, __ATOMIC_SEQ_CST);

@@ -51,7 +51,6 @@ static uint64_t hcall(uint32_t nr, uint64_t addr, uint64_t value, uint32_t len)
 	while (arch_rdtsc() < until) {
 		if (__atomic_load_n(&hc->state, __ATOMIC_ACQUIRE) == CSC_HC_REPLY)
 			goto done;
-		arch_pause();
 	}
 	while (__atomic_load_n(&hc->state, __ATOMIC_ACQUIRE) == CSC_HC_REQUEST)
 		futex(&hc->state, FUTEX_WAIT, CSC_HC_REQUEST);
