@@ -52,7 +52,7 @@ ssize_t fuzz_getrandom(void *buf, size_t len, unsigned int flags)
 
 static struct vm vm;
 static struct mig_registry registry;
-static uint8_t *rxbuf;
+static uint8_t *rxbuf, fill[MIG_MAX_BODY];	/* page data: a pattern, not zeros */
 static int devnull;
 
 struct stream {
@@ -112,11 +112,31 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	mig_registry_add(&registry, &dev_platform, NULL);
 	mig_registry_add(&registry, &dev_net, NULL);
 	vm.mig_devices = &registry;
+	for (size_t i = 0; i < sizeof(fill); i++)
+		fill[i] = (uint8_t)(i * 131 + 7);
 	rxbuf = malloc(MIG_MAX_BODY);
 	devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (!rxbuf || devnull < 0)
 		abort();
 	return 0;
+}
+
+/* CRC32C for framing the harness's own records, outside the coverage
+ * instrumentation: the destination's check (mig_crc32c) is what is
+ * measured, and instrumenting this copy too halved the speed. */
+__attribute__((no_sanitize("coverage"), target("sse4.2"))) static uint32_t frame_crc(uint32_t crc, const uint8_t *p,
+											 size_t len)
+{
+	uint64_t c = ~crc;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		c = __builtin_ia32_crc32di(c, v);
+	}
+	while (len--)
+		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+	return ~(uint32_t)c;
 }
 
 /* Appends one framed record to the stream being built. */
@@ -130,7 +150,7 @@ static void put_record(struct mig_membuf *mb, uint16_t type, uint16_t flags, con
 	mig_put16(hdr, type);
 	mig_put16(hdr + 2, flags);
 	mig_put32(hdr + 4, len);
-	mig_put32(crc, mig_crc32c(mig_crc32c(0, hdr, sizeof(hdr)), body, len) ^ (bad_crc ? 1 : 0));
+	mig_put32(crc, frame_crc(frame_crc(0, hdr, sizeof(hdr)), body, len) ^ (bad_crc ? 1 : 0));
 	mig_io_mem(&io, mb);
 	if (io.writev(io.ctx, iov, 3) < 0)
 		abort();
@@ -148,7 +168,10 @@ static void build_structured(struct fuzz_in *in, uint8_t config, struct mig_memb
 	} else {
 		uint8_t p[MIG_PREAMBLE_LEN];
 		struct iovec iov = { p, fuzz_bytes(in, p, sizeof(p)) };
-		io.writev(io.ctx, &iov, 1);
+		/* Not an empty write into an empty buffer: the test transport
+		 * would add 0 to a NULL pointer (stream.c mem_writev). */
+		if (iov.iov_len)
+			io.writev(io.ctx, &iov, 1);
 	}
 	memset(nd, fixed_nonce_byte, sizeof(nd));
 	while (!in->end && fuzz_left(in)) {
@@ -158,8 +181,7 @@ static void build_structured(struct fuzz_in *in, uint8_t config, struct mig_memb
 		len = (uint32_t)fuzz_bytes(in, body, len);
 		if (len + (uint64_t)pages * PAGE > MIG_MAX_BODY)
 			pages = (MIG_MAX_BODY - len) / PAGE;
-		for (uint32_t i = 0; i < pages * PAGE; i++)
-			body[len + i] = (uint8_t)(i * 131 + 7);
+		memcpy(body + len, fill, pages * PAGE);
 		len += pages * PAGE;
 		if (type == MIG_REC_HELLO && len >= MIG_NONCE_LEN)
 			memcpy(hello_nonce, body, MIG_NONCE_LEN);
@@ -175,13 +197,14 @@ static void build_structured(struct fuzz_in *in, uint8_t config, struct mig_memb
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct mig_membuf mb = { 0 };
+	static struct mig_membuf mb;	/* reused: no large allocation per input */
 	struct stream st;
 	struct fuzz_in in;
 
 	fuzz_in_init(&in, data, size);
 	fuzz_mute();
 	uint8_t config = fuzz_u8(&in);
+	mb.len = mb.pos = 0;
 	if (config & 1)
 		st = (struct stream){ in.p + in.pos, fuzz_left(&in), 0 };
 	else {
@@ -232,7 +255,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(m->touched);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
-	free(mb.data);
 	fuzz_unmute();
 	return 0;
 }

@@ -64,11 +64,13 @@ static uint8_t *guarded(size_t size)
 	return p + PAGE;
 }
 
+/* The harness's own view of guest memory (ring bases are guest-written
+ * and may be anything: no wrap-around). */
 static uint8_t *guest_at(uint64_t gpa, size_t len)
 {
-	if (gpa >= WIN0_BASE && gpa + len <= WIN0_BASE + WIN0_SIZE)
+	if (gpa >= WIN0_BASE && gpa - WIN0_BASE < WIN0_SIZE && len <= WIN0_SIZE - (gpa - WIN0_BASE))
 		return win[0] + (gpa - WIN0_BASE);
-	if (gpa >= WIN1_BASE && gpa + len <= WIN1_BASE + WIN1_SIZE)
+	if (gpa >= WIN1_BASE && gpa - WIN1_BASE < WIN1_SIZE && len <= WIN1_SIZE - (gpa - WIN1_BASE))
 		return win[1] + (gpa - WIN1_BASE);
 	return NULL;
 }
