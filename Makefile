@@ -2,7 +2,7 @@
 # fresh Debian 12 machine (as root: missing packages are installed).
 BUILD ?= build
 
-.PHONY: all deps build test demo bench clean
+.PHONY: all deps build test demo bench fuzz clean
 
 all: build
 
@@ -24,6 +24,11 @@ demo: build
 
 bench: build
 	scripts/bench $(BUILD)
+
+# libFuzzer targets (docs/fuzzing.md): FUZZ_SECS seconds each (default 60),
+# in their own clang build directory (build-fuzz).
+fuzz:
+	scripts/fuzz
 
 clean:
 	rm -rf $(BUILD)
