@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Counts every test case of every kind from meson's testlog.json and prints
+"""Counts every test case of every kind from meson's testlog.json files (and
+plain TAP files, *.tap) and prints
    N passed, N failed, N skipped
 TAP tests count one per TAP line; a TAP test whose process failed without
 reporting a failing line (crash, timeout, missing plan) counts one more
@@ -19,6 +20,17 @@ groups = {}
 
 def entries():
     for log in logs:
+        if log.endswith(".tap"):
+            # A plain TAP stream (the fuzz smoke run): one entry.
+            try:
+                with open(log) as f:
+                    out = f.read()
+            except OSError as e:
+                yield {"name": log, "result": "ERROR", "stdout": f"cannot read {log}: {e}"}
+                continue
+            bad = "Bail out!" in out or not re.search(r"^1\.\.\d+", out, re.M)
+            yield {"name": "fuzz smoke", "result": "FAIL" if bad else "OK", "stdout": out}
+            continue
         try:
             with open(log) as f:
                 lines = f.readlines()
@@ -33,6 +45,8 @@ def entries():
 
 
 def group_of(name):
+    if name == "fuzz smoke":
+        return "fuzz smoke (libFuzzer, ASan+UBSan)"
     m = re.search(r"-(kvm|proc)$", name)
     if m:
         return f"accelerator {m.group(1)}"

@@ -52,6 +52,14 @@ ssize_t fuzz_getrandom(void *buf, size_t len, unsigned int flags)
 
 static struct vm vm;
 static struct mig_registry registry;
+static struct accel_ops fuzz_accel;
+
+static int no_kvm_load(struct vm *v, const struct accel_state *st, char *err, size_t errlen)
+{
+	(void)v, (void)st;
+	snprintf(err, errlen, "no KVM in the fuzzer");
+	return -ENODEV;
+}
 static uint8_t *rxbuf, fill[MIG_MAX_BODY];	/* page data: a pattern, not zeros */
 static int devnull;
 
@@ -106,8 +114,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++) {
 		vm.vcpus[i].vm = &vm;
 		vm.vcpus[i].id = i;
-		vm.vcpus[i].fd = -1;	/* no KVM: loading fails after the checks */
 	}
+	/* KVM's record parsing and checks, but no KVM to load into: loading
+	 * fails after the checks. */
+	fuzz_accel = accel_kvm_ops;
+	fuzz_accel.state_load = no_kvm_load;
+	vm.accel = &fuzz_accel;
 	pthread_mutex_init(&vm.kick_lock, NULL);
 	mig_registry_add(&registry, &dev_platform, NULL);
 	mig_registry_add(&registry, &dev_net, NULL);
@@ -251,7 +263,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (unsigned k = 0; k < MIG_MAX_DEVICES; k++)
 		free(m->dev[k].data);
-	free(m->vstates);
+	if (m->vstate)
+		vm.accel->state_free(m->vstate);
 	free(m->touched);
 	pthread_mutex_destroy(&m->lock);
 	free(m);

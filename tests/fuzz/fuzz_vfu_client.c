@@ -65,10 +65,10 @@ int vfu_client_connect(struct vfu_client *c, const char *path, char *err, size_t
 
 /* KVM's side of interrupt routing, faked: vectors and GSIs are handed
  * out, eventfds "bound". */
-void irq_router_init(struct irq_router *r, int vm_fd)
+void irq_router_init(struct irq_router *r, struct vm *vm)
 {
 	memset(r, 0, sizeof(*r));
-	r->vm_fd = vm_fd;
+	r->vm = vm;
 	r->next_gsi = 24;
 	r->next_vector = CSC_VEC_DEVICE_BASE;
 	pthread_mutex_init(&r->lock, NULL);
@@ -127,7 +127,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	vm.ram_fd = memfd_create("fuzz-ram", MFD_CLOEXEC);
 	if (vm.ram_fd < 0 || ftruncate(vm.ram_fd, (off_t)vm.ram_size) < 0)
 		abort();
-	vm.vm_fd = -1;
 	bus_init(&vm.bus);
 	return 0;
 }
@@ -184,7 +183,7 @@ static void attach(struct fuzz_in *in, unsigned n)
 	}
 	device_bytes = in->p + in->pos;
 	device_len = fuzz_left(in);
-	irq_router_init(&vm.irq, -1);
+	irq_router_init(&vm.irq, &vm);
 	vm.mig_blocker = NULL;
 	err[0] = '\0';
 	struct vf_device *d = vf_device_attach(&vm, "fuzz.sock", 0, CSC_MMIO_BASE, &boot, err, sizeof(err));
