@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../common/mac.h"
 #include "nic.h"
 
 #define CTL_LINE_MAX 512
@@ -24,18 +25,6 @@ struct ctl_client {
 };
 
 static int ctl_listen_fd = -1;
-
-int parse_mac(const char *text, unsigned char *mac)
-{
-	unsigned b[6];
-	char tail;
-
-	if (sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
-		return -EINVAL;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (unsigned char)b[i];
-	return 0;
-}
 
 struct out {
 	char *buf;
@@ -58,7 +47,9 @@ static void emit(struct out *o, const char *fmt, ...)
 
 static void emit_mac(struct out *o, const char *key, const uint8_t *m)
 {
-	emit(o, "\"%s\":\"%02x:%02x:%02x:%02x:%02x:%02x\"", key, m[0], m[1], m[2], m[3], m[4], m[5]);
+	char text[MAC_STR_LEN];
+
+	emit(o, "\"%s\":\"%s\"", key, mac_format(m, text));
 }
 
 static void emit_vf(struct out *o, struct nic *nic, unsigned i)
@@ -143,12 +134,12 @@ void pf_ctl_execute(struct nic *nic, const char *line, char *out_buf, size_t out
 		else
 			emit(&o, "{\"error\":\"%s needs a VF number 0..%u\"}", cmd, nic->n_vfs - 1);
 	} else if (strcmp(cmd, "assign") == 0) {
-		unsigned char mac[6];
+		uint8_t mac[6];
 		bool have_mac = false;
 		const char *owner = "";
 		for (char *kv; (kv = strtok_r(NULL, " \t\r\n", &save));) {
 			if (strncmp(kv, "mac=", 4) == 0) {
-				if (parse_mac(kv + 4, mac) < 0) {
+				if (mac_parse(kv + 4, mac) < 0) {
 					emit(&o, "{\"error\":\"bad MAC '%.40s'\"}", kv + 4);
 					return;
 				}

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/mac.h"
+
 #define MAGIC 0x46435343u
 #define FRAME_MAX 9216
 
@@ -30,18 +32,6 @@ static uint64_t now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static int parse_mac(const char *s, uint8_t *mac)
-{
-	unsigned b[6];
-	char tail;
-
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
-		return -1;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)b[i];
-	return 0;
 }
 
 static int usage_error(const char *msg)
@@ -169,12 +159,12 @@ int main(int argc, char **argv)
 				return usage_error("--size must be 64..9216");
 			break;
 		case 'd':
-			if (parse_mac(optarg, dst) < 0)
+			if (mac_parse(optarg, dst) < 0)
 				return usage_error("--dst is not a MAC address");
 			have_dst = 1;
 			break;
 		case 'S':
-			if (parse_mac(optarg, src) < 0)
+			if (mac_parse(optarg, src) < 0)
 				return usage_error("--src is not a MAC address");
 			break;
 		case 'i': idle_ms = strtoull(optarg, NULL, 10); break;

@@ -25,6 +25,7 @@
 
 #include "../../common/layout.h"
 #include "../../common/log.h"
+#include "../../common/mac.h"
 #include "../../common/virtio.h"
 #include "../vm.h"
 #include "../migration/devstate.h"
@@ -83,20 +84,6 @@ static void mark_dirty_cb(void *opaque, uint64_t gpa, uint64_t len)
 
 /* ---- options ---------------------------------------------------------- */
 
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-	unsigned v[6];
-	char tail;
-
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
-		return -EINVAL;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)v[i];
-	if (mac[0] & 1)
-		return -EINVAL;	/* multicast is not a station address */
-	return 0;
-}
-
 int virtio_net_parse(const char *spec, struct virtio_net_opts *o, char *err, size_t err_len)
 {
 	memset(o, 0, sizeof(*o));
@@ -122,7 +109,7 @@ int virtio_net_parse(const char *spec, struct virtio_net_opts *o, char *err, siz
 		}
 		memcpy(buf, opt, olen);
 		buf[olen] = '\0';
-		if (strncmp(buf, "mac=", 4) == 0 && parse_mac(buf + 4, o->mac) == 0) {
+		if (strncmp(buf, "mac=", 4) == 0 && mac_parse(buf + 4, o->mac) == 0 && mac_is_unicast(o->mac)) {
 			o->has_mac = 1;
 		} else {
 			snprintf(err, err_len, "'%s': bad option '%s' (mac=xx:xx:xx:xx:xx:xx, unicast)", spec, buf);
@@ -670,9 +657,9 @@ struct virtio_net *virtio_net_create(struct vm *vm, const struct virtio_net_opts
 		log_error("virtio-net%u: cannot register for pause and migration", instance);
 		goto fail;
 	}
-	log_info("virtio-net%u: TAP %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, MMIO 0x%" PRIx64 ", vector 0x%x",
-		 instance, n->tap_name, n->cfg.mac[0], n->cfg.mac[1], n->cfg.mac[2], n->cfg.mac[3],
-		 n->cfg.mac[4], n->cfg.mac[5], n->mmio_base, n->irq_vector);
+	char mac_text[MAC_STR_LEN];
+	log_info("virtio-net%u: TAP %s, MAC %s, MMIO 0x%" PRIx64 ", vector 0x%x", instance, n->tap_name,
+		 mac_format(n->cfg.mac, mac_text), n->mmio_base, n->irq_vector);
 	return n;
 fail:
 	virtio_net_destroy(n);
