@@ -7,10 +7,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "../common/mac.h"
+#include "../common/unix_sock.h"
 #include "nic.h"
 
 #define CTL_LINE_MAX 512
@@ -251,19 +251,8 @@ static void listener_readable(void *opaque, uint32_t events)
 
 int pf_ctl_listen(struct nic *nic, const char *path, char *err, size_t err_len)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-
-	if (strlen(path) >= sizeof(addr.sun_path)) {
-		snprintf(err, err_len, "socket path %s is too long", path);
-		return -ENAMETOOLONG;
-	}
-	strcpy(addr.sun_path, path);
-	ctl_listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	unlink(path);
-	if (ctl_listen_fd < 0 || bind(ctl_listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    listen(ctl_listen_fd, CTL_MAX_CLIENTS) < 0) {
-		snprintf(err, err_len, "cannot listen on %s: %s", path, strerror(errno));
-		return -errno;
-	}
+	ctl_listen_fd = unix_sock_listen(path, CTL_MAX_CLIENTS, 0, err, err_len);
+	if (ctl_listen_fd < 0)
+		return ctl_listen_fd;
 	return evloop_add(nic->loop, ctl_listen_fd, EPOLLIN, listener_readable, nic);
 }

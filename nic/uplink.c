@@ -12,6 +12,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../common/unix_sock.h"
+
 enum uplink_kind { UPLINK_TAP, UPLINK_DGRAM };
 
 struct uplink {
@@ -61,24 +63,16 @@ static int open_tap(struct uplink *u, const char *name, char *err, size_t err_le
 
 static int open_dgram(struct uplink *u, const char *path, char *err, size_t err_len)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-
-	if (strlen(path) == 0 || strlen(path) + 6 >= sizeof(addr.sun_path)) {
+	/* Room for ".peer": the far end binds there. */
+	if (strlen(path) == 0 || strlen(path) + 6 >= sizeof(u->peer.sun_path)) {
 		snprintf(err, err_len, "dgram: path '%s' must be 1..%zu characters", path,
-			 sizeof(addr.sun_path) - 7);
+			 sizeof(u->peer.sun_path) - 7);
 		return -EINVAL;
 	}
-	u->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	u->fd = unix_sock_bind(path, SOCK_DGRAM | SOCK_NONBLOCK);
 	if (u->fd < 0) {
-		snprintf(err, err_len, "dgram: socket: %s", strerror(errno));
-		return -errno;
-	}
-	strcpy(addr.sun_path, path);
-	unlink(path);
-	if (bind(u->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		int e = errno;
+		int e = -u->fd;
 		snprintf(err, err_len, "dgram: cannot bind %s: %s", path, strerror(e));
-		close(u->fd);
 		return -e;
 	}
 	/* Large buffers: a burst at line rate must not be lost here. */

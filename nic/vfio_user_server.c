@@ -7,9 +7,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "../common/unix_sock.h"
 #include "../common/vfio_user.h"
 #include "nic.h"
 
@@ -411,26 +411,13 @@ static void listener_readable(void *opaque, uint32_t events)
 
 int vfio_user_listen(struct nic *nic, unsigned vf, const char *path, char *err, size_t err_len)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct nic_vf_slot *s = &nic->slot[vf];
 
-	if (strlen(path) >= sizeof(addr.sun_path)) {
-		snprintf(err, err_len, "socket path %s is too long", path);
-		return -ENAMETOOLONG;
-	}
-	strcpy(addr.sun_path, path);
-	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	s->listen_fd = unix_sock_listen(path, 4, 0, err, err_len);
 	if (s->listen_fd < 0) {
-		snprintf(err, err_len, "socket: %s", strerror(errno));
-		return -errno;
-	}
-	unlink(path);
-	if (bind(s->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(s->listen_fd, 4) < 0) {
-		int e = errno;
-		snprintf(err, err_len, "cannot listen on %s: %s", path, strerror(e));
-		close(s->listen_fd);
+		int ret = s->listen_fd;
 		s->listen_fd = -1;
-		return -e;
+		return ret;
 	}
 	listeners[vf] = (struct listener){ nic, vf };
 	return evloop_add(nic->loop, s->listen_fd, EPOLLIN, listener_readable, &listeners[vf]);

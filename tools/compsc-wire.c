@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../common/mac.h"
+#include "../common/unix_sock.h"
 
 #define MAGIC 0x46435343u
 #define FRAME_MAX 9216
@@ -42,16 +43,15 @@ static int usage_error(const char *msg)
 
 static int sink(const char *wire, uint64_t count, uint64_t idle_ms)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
 	uint8_t buf[65536];
 	uint64_t frames = 0, bytes = 0, first = 0, last = 0, test = 0, dups = 0, reordered = 0, next = 0;
 	uint8_t *seen = calloc(1, 1 << 20);	/* 8M sequence numbers */
 
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s.peer", wire);
-	unlink(addr.sun_path);
-	if (fd < 0 || !seen || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		fprintf(stderr, "compsc-wire: cannot bind %s: %s\n", addr.sun_path, strerror(errno));
+	snprintf(path, sizeof(path), "%s.peer", wire);
+	int fd = unix_sock_bind(path, SOCK_DGRAM);
+	if (fd < 0 || !seen) {
+		fprintf(stderr, "compsc-wire: cannot bind %s: %s\n", path, strerror(fd < 0 ? -fd : ENOMEM));
 		return 1;
 	}
 	int size = 8 << 20;
@@ -93,19 +93,18 @@ static int sink(const char *wire, uint64_t count, uint64_t idle_ms)
 	       (unsigned long long)frames, (unsigned long long)bytes, (unsigned long long)(last - first),
 	       secs > 0 ? (double)(frames - 1) / secs : 0, secs > 0 ? (double)bytes * 8 / secs / 1e9 : 0,
 	       (unsigned long long)test, (unsigned long long)dups, (unsigned long long)reordered);
-	unlink(addr.sun_path);
+	unlink(path);
 	free(seen);
 	return 0;
 }
 
 static int blast(const char *wire, const uint8_t *dst, const uint8_t *src, uint64_t count, unsigned size)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct sockaddr_un addr;
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	uint8_t frame[FRAME_MAX];
 
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", wire);
-	if (fd < 0)
+	if (fd < 0 || unix_sock_addr(&addr, wire) < 0)
 		return 1;
 	memcpy(frame, dst, 6);
 	memcpy(frame + 6, src, 6);
