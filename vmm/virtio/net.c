@@ -8,10 +8,7 @@
 #include "net.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <linux/if.h>
-#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -26,6 +23,7 @@
 #include "../../common/layout.h"
 #include "../../common/log.h"
 #include "../../common/mac.h"
+#include "../../common/tap.h"
 #include "../../common/virtio.h"
 #include "../vm.h"
 #include "../migration/devstate.h"
@@ -43,7 +41,7 @@ struct virtio_net {
 	struct vm *vm;
 	unsigned instance;
 	uint64_t mmio_base;
-	char tap_name[IFNAMSIZ];
+	char tap_name[TAP_IFNAMSIZ];
 	int tap_fd;
 
 	pthread_mutex_t lock;
@@ -526,25 +524,6 @@ static void net_mmio(void *dev, uint64_t off, uint8_t *data, uint32_t len, bool 
 }
 
 /* ---- creation --------------------------------------------------------- */
-
-static int tap_open(const char *name, char *actual)
-{
-	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	struct ifreq ifr;
-
-	if (fd < 0)
-		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
-	snprintf(actual, IFNAMSIZ, "%s", ifr.ifr_name);
-	return fd;
-}
 
 static int ioeventfd(struct virtio_net *n, int q, bool on)
 {
