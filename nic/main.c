@@ -21,6 +21,7 @@
 #include "../common/mac.h"
 #include "nic.h"
 #include "pf_ctl.h"
+#include "veb.h"
 #include "vfio_user_server.h"
 
 
@@ -51,7 +52,7 @@ static void on_uplink(void *opaque, uint32_t events)
 	struct nic_main *m = opaque;
 
 	(void)events;
-	nic_uplink_readable(&m->nic);
+	veb_uplink_readable(&m->nic);
 }
 
 static void on_timer(void *opaque, uint32_t events)
@@ -89,7 +90,8 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct nic_config cfg = { .n_vfs = 0, .mac_base = { 0x02, 0, 0, 0, 0, 0x10 }, .rate_bps = 1000000000ull };
+	struct nic_config cfg = { .n_vfs = 0, .mac_base = { 0x02, 0, 0, 0, 0, 0x10 }, .rate_bps = 1000000000ull,
+				   .sw = &veb_switch_ops };
 	const char *uplink_spec = NULL, *dir = NULL;
 	char err[512], path[4096];
 	int opt, ret;

@@ -119,7 +119,9 @@ static void pf_raise_irq(struct nic_vf *vf, unsigned vector)
 
 static int pf_transmit(struct nic_vf *vf, const uint8_t *frame, size_t len)
 {
-	return veb_transmit(nic_of(vf), vf->index, frame, len);
+	struct nic *nic = nic_of(vf);
+
+	return nic->sw->transmit(nic, vf->index, frame, len);
 }
 
 static uint64_t pf_now_ns(struct nic_vf *vf)

@@ -22,9 +22,8 @@ struct ctl_client {
 	char line[CTL_LINE_MAX];
 	size_t len;
 	bool overflow;
+	char reply[65536];	/* one reply line; the longest (regs, list) fit with room */
 };
-
-static int ctl_listen_fd = -1;
 
 struct out {
 	char *buf;
@@ -191,8 +190,7 @@ static void client_close(struct ctl_client *c)
 static void client_readable(void *opaque, uint32_t events)
 {
 	struct ctl_client *c = opaque;
-	char buf[1024];
-	static char reply[65536];
+	char buf[1024], *reply = c->reply;
 
 	(void)events;
 	ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
@@ -212,9 +210,9 @@ static void client_readable(void *opaque, uint32_t events)
 		}
 		c->line[c->len] = '\0';
 		if (c->overflow)
-			snprintf(reply, sizeof(reply), "{\"error\":\"line longer than %d bytes\"}", CTL_LINE_MAX - 1);
+			snprintf(reply, sizeof(c->reply), "{\"error\":\"line longer than %d bytes\"}", CTL_LINE_MAX - 1);
 		else
-			pf_ctl_execute(c->nic, c->line, reply, sizeof(reply) - 1);
+			pf_ctl_execute(c->nic, c->line, reply, sizeof(c->reply) - 1);
 		size_t len = strlen(reply);
 		reply[len++] = '\n';
 		/* A client that does not read its replies is dropped, not
@@ -233,7 +231,7 @@ static void listener_readable(void *opaque, uint32_t events)
 	struct nic *nic = opaque;
 
 	(void)events;
-	int fd = accept4(ctl_listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	int fd = accept4(nic->ctl_listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
 	struct ctl_client *c = calloc(1, sizeof(*c));
@@ -251,8 +249,10 @@ static void listener_readable(void *opaque, uint32_t events)
 
 int pf_ctl_listen(struct nic *nic, const char *path, char *err, size_t err_len)
 {
-	ctl_listen_fd = unix_sock_listen(path, CTL_MAX_CLIENTS, 0, err, err_len);
-	if (ctl_listen_fd < 0)
-		return ctl_listen_fd;
-	return evloop_add(nic->loop, ctl_listen_fd, EPOLLIN, listener_readable, nic);
+	int fd = unix_sock_listen(path, CTL_MAX_CLIENTS, 0, err, err_len);
+
+	if (fd < 0)
+		return fd;
+	nic->ctl_listen_fd = fd;
+	return evloop_add(nic->loop, fd, EPOLLIN, listener_readable, nic);
 }

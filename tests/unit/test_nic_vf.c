@@ -17,6 +17,8 @@
 #include "../../common/vf82576.h"
 #include "../../common/vf_regtable.h"
 #include "../../nic/nic.h"
+#include "../../nic/veb.h"
+#include "../../nic/vf_queues.h"
 
 #define GUEST_BASE 0x100000ull
 #define GUEST_SIZE (1u << 20)
@@ -47,7 +49,8 @@ static void count_irq(struct nic_vf *vf, unsigned vector) { irqs[vf->index][vect
 
 static int setup(void **state)
 {
-	struct nic_config cfg = { .n_vfs = 3, .mac_base = { 0x02, 0, 0, 0, 0, 0x10 }, .rate_bps = 0 };
+	struct nic_config cfg = { .n_vfs = 3, .mac_base = { 0x02, 0, 0, 0, 0, 0x10 }, .rate_bps = 0,
+				   .sw = &veb_switch_ops };
 	(void)state;
 	log_init("test", LOG_ERROR);
 	assert_int_equal(nic_init(&nic, &cfg), 0);
