@@ -279,17 +279,13 @@ int virtio_mmio_attach(struct virtio_mmio *t, struct vm *vm)
 
 	t->vm = vm;
 	t->base = vm_alloc_mmio_window(vm);
-	t->irq_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (t->irq_efd < 0) {
-		log_error("%s%u: eventfd: %s", name, inst, strerror(errno));
-		return -errno;
-	}
-	for (unsigned q = 0; q < t->p.n_queues; q++) {
-		t->kick_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (t->kick_fd[q] < 0) {
-			log_error("%s%u: eventfd: %s", name, inst, strerror(errno));
-			return -errno;
-		}
+	bool failed = (t->irq_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0;
+	for (unsigned q = 0; q < t->p.n_queues && !failed; q++)
+		failed = (t->kick_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0;
+	if (failed) {
+		ret = -errno;
+		log_error("%s%u: eventfd: %s", name, inst, strerror(-ret));
+		return ret;
 	}
 	t->irq_vector = irq_alloc_vectors(&vm->irq, 1);
 	if (!t->irq_vector) {

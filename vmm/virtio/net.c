@@ -146,7 +146,6 @@ struct virtio_net *virtio_net_create(struct vm *vm, const struct virtio_net_opts
 		log_error("virtio-net%u: cannot register for pause and migration", instance);
 		goto fail;
 	}
-	n->registered = true;
 	char mac_text[MAC_STR_LEN];
 	log_info("virtio-net%u: TAP %s, MAC %s, MMIO 0x%" PRIx64 ", vector 0x%x", instance, n->tap_name,
 		 mac_format(n->cfg.mac, mac_text), n->mmio.base, n->mmio.irq_vector);

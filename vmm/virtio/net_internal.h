@@ -28,7 +28,6 @@ struct virtio_net {
 	 * activated yet: the back-end touches neither queues nor memory.
 	 * (lock) */
 	bool quiesced;
-	bool registered;	/* pause hook and migration entry in place */
 
 	/* Back-end (net_tap.c); fds are -1 until opened. */
 	char tap_name[TAP_IFNAMSIZ];

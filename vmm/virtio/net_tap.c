@@ -231,8 +231,9 @@ int net_backend_start(struct virtio_net *n)
 	n->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	n->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (n->ctl_fd < 0 || n->epfd < 0) {
-		log_error("virtio-net%u: eventfd/epoll: %s", n->instance, strerror(errno));
-		return -errno;
+		ret = -errno;
+		log_error("virtio-net%u: eventfd/epoll: %s", n->instance, strerror(-ret));
+		return ret;
 	}
 	/* The TAP is added without events: set_tap_polling turns it on once
 	 * the guest has receive buffers. */
