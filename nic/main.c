@@ -18,8 +18,10 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "../common/mac.h"
 #include "nic.h"
 #include "pf_ctl.h"
+#include "veb.h"
 #include "vfio_user_server.h"
 
 
@@ -50,7 +52,7 @@ static void on_uplink(void *opaque, uint32_t events)
 	struct nic_main *m = opaque;
 
 	(void)events;
-	nic_uplink_readable(&m->nic);
+	veb_uplink_readable(&m->nic);
 }
 
 static void on_timer(void *opaque, uint32_t events)
@@ -88,7 +90,8 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct nic_config cfg = { .n_vfs = 0, .mac_base = { 0x02, 0, 0, 0, 0, 0x10 }, .rate_bps = 1000000000ull };
+	struct nic_config cfg = { .n_vfs = 0, .mac_base = { 0x02, 0, 0, 0, 0, 0x10 }, .rate_bps = 1000000000ull,
+				   .sw = &veb_switch_ops };
 	const char *uplink_spec = NULL, *dir = NULL;
 	char err[512], path[4096];
 	int opt, ret;
@@ -114,7 +117,7 @@ int main(int argc, char **argv)
 			dir = optarg;
 			break;
 		case OPT_MAC:
-			if (parse_mac(optarg, cfg.mac_base) < 0 || (cfg.mac_base[0] & 1))
+			if (mac_parse(optarg, cfg.mac_base) < 0 || !mac_is_unicast(cfg.mac_base))
 				return cli_usage_error("--mac-base: '%s' is not a unicast MAC like 02:00:00:00:00:10", optarg);
 			if (cfg.mac_base[5] > 0xff - NIC_MAX_VFS)
 				return cli_usage_error("--mac-base: last byte must leave room for %d VFs", NIC_MAX_VFS);
@@ -189,9 +192,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "compsc-nic: pf: %s\n", err);
 		return 1;
 	}
-	const uint8_t *mb = cfg.mac_base;
-	log_info("ready: %u VFs (MAC %02x:%02x:%02x:%02x:%02x:%02x + n), uplink %s at %s, sockets in %s",
-		 cfg.n_vfs, mb[0], mb[1], mb[2], mb[3], mb[4], mb[5], uplink_describe(m->nic.uplink),
+	char mac_text[MAC_STR_LEN];
+	log_info("ready: %u VFs (MAC %s + n), uplink %s at %s, sockets in %s",
+		 cfg.n_vfs, mac_format(cfg.mac_base, mac_text), uplink_describe(m->nic.uplink),
 		 cfg.rate_bps ? (cfg.rate_bps == 10000000000ull ? "10 Gbit/s" : "1 Gbit/s") : "unlimited rate", dir);
 
 	evloop_run(&m->loop);

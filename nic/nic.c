@@ -2,11 +2,9 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "vfio_user_server.h"
 
 static uint64_t monotonic_clock(struct nic *nic)
 {
@@ -21,11 +19,13 @@ uint64_t nic_now_ns(struct nic *nic)
 
 int nic_init(struct nic *nic, const struct nic_config *cfg)
 {
-	if (cfg->n_vfs < 1 || cfg->n_vfs > NIC_MAX_VFS)
+	if (cfg->n_vfs < 1 || cfg->n_vfs > NIC_MAX_VFS || !cfg->sw)
 		return -EINVAL;
 	memset(nic, 0, sizeof(*nic));
 	nic->n_vfs = cfg->n_vfs;
+	nic->sw = cfg->sw;
 	nic->timer_fd = -1;
+	nic->ctl_listen_fd = -1;
 	nic->clock = monotonic_clock;
 	for (unsigned i = 0; i < cfg->n_vfs; i++) {
 		struct nic_vf_slot *s = &nic->slot[i];
@@ -46,8 +46,8 @@ void nic_destroy(struct nic *nic)
 {
 	for (unsigned i = 0; i < nic->n_vfs; i++) {
 		struct nic_vf_slot *s = &nic->slot[i];
-		if (s->conn)
-			vfio_user_conn_close(nic, s);
+		if (s->conn && nic->transport)
+			nic->transport->disconnect(nic, s);
 		for (unsigned v = 0; v < VF_NUM_VECTORS; v++)
 			if (s->irq_fd[v] >= 0)
 				close(s->irq_fd[v]);
@@ -59,34 +59,21 @@ void nic_destroy(struct nic *nic)
 
 void nic_service(struct nic *nic)
 {
-	uint64_t now = nic_now_ns(nic), next = UINT64_MAX;
+	uint64_t now = nic_now_ns(nic);
+	/* 1. The switch's own timers (a paused uplink), then what is due in
+	 * the VFs: throttled interrupts, and stalled transmit once the
+	 * switch can take frames again. */
+	uint64_t next = nic->sw->service(nic, now);
 
-	/* 1. Run what is due: throttled interrupts, and stalled transmit
-	 * once the line has credit again. */
-	nic->uplink_busy = false;
 	for (unsigned i = 0; i < nic->n_vfs; i++) {
 		struct nic_vf *vf = &nic->slot[i].vf;
-		if (nic_vf_next_deadline(vf) <= now ||
-		    (vf->tx_stalled && token_bucket_ready_at(&nic->egress, 2048, now) <= now))
+		if (nic_vf_next_deadline(vf) <= now || (vf->tx_stalled && nic->sw->tx_ready(nic, now)))
 			nic_vf_poll_timers(vf);
 	}
-	/* The uplink waited for ingress credit: read it again once paid. */
-	if (nic->uplink_paused && token_bucket_ready_at(&nic->ingress, 0, now) <= now) {
-		nic->uplink_paused = false;
-		evloop_modify(nic->loop, uplink_fd(nic->uplink), EPOLLIN);
-	}
-	if (nic->uplink_paused)
-		next = token_bucket_ready_at(&nic->ingress, 0, now);
 	/* 2. When to come back. */
 	for (unsigned i = 0; i < nic->n_vfs; i++) {
 		struct nic_vf *vf = &nic->slot[i].vf;
-		uint64_t due = nic_vf_next_deadline(vf);
-		if (vf->tx_stalled) {
-			/* When a full-size frame's credit is there, or after a
-			 * short pause if the port itself was full. */
-			uint64_t ready = token_bucket_ready_at(&nic->egress, 1600, now);
-			due = ready > now ? ready : now + (nic->uplink_busy ? 10000 : 1000);
-		}
+		uint64_t due = vf->tx_stalled ? nic->sw->tx_retry_at(nic, now) : nic_vf_next_deadline(vf);
 		if (due < next)
 			next = due;
 	}

@@ -12,9 +12,11 @@
 #define CSC_NIC_NIC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../common/event_loop.h"
+#include "rate.h"
 #include "uplink.h"
 #include "vf.h"
 
@@ -22,7 +24,34 @@
 
 enum vf_assignment { VF_FREE, VF_ASSIGNED };
 
+struct nic;
+struct nic_vf_slot;
 struct vfio_user_conn;
+
+/* The core (nic.c, pf.c) sits below the switch (veb.c) and the transport
+ * (vfio_user_server.c): they call it directly, and it reaches them only
+ * through these tables, so no call goes back and forth between modules. */
+
+/* The switch, installed from nic_config. */
+struct nic_switch_ops {
+	/* A VF transmits: enum vf_tx_result, or -EAGAIN when the frame must
+	 * wait in its TX ring (no egress credit, or the port is full). */
+	int (*transmit)(struct nic *nic, unsigned from_vf, const uint8_t *frame, size_t len);
+	/* First thing in nic_service: the switch's own timed work (a paused
+	 * uplink is resumed). Returns its next deadline, UINT64_MAX if none. */
+	uint64_t (*service)(struct nic *nic, uint64_t now);
+	/* May a VF whose transmit had to wait try again now? */
+	bool (*tx_ready)(struct nic *nic, uint64_t now);
+	/* If not: when to look again. */
+	uint64_t (*tx_retry_at)(struct nic *nic, uint64_t now);
+};
+
+/* The transport that serves VFs to VMMs; it installs itself in
+ * nic->transport when it starts serving. */
+struct nic_transport_ops {
+	/* The NIC goes away: drop the slot's VMM connection. */
+	void (*disconnect)(struct nic *nic, struct nic_vf_slot *s);
+};
 
 /* PF-side view of one VF: what a host's PF driver knows and controls. */
 struct nic_vf_slot {
@@ -37,18 +66,10 @@ struct nic_vf_slot {
 	unsigned n_mc_hashes;
 	uint32_t vlan;
 	int irq_fd[VF_NUM_VECTORS];	/* eventfds from the VMM, -1 if none */
+	/* The transport's: its listening socket, and the VMM connected. */
 	int listen_fd;
 	struct vfio_user_conn *conn;
 	uint64_t mbx_messages, mbx_nacks;
-};
-
-/* Line rate. tokens may go negative (a frame already received is paid for
- * after the fact); the port then waits until the debt is paid. */
-struct token_bucket {
-	uint64_t rate_bytes_per_s;	/* 0: unlimited */
-	int64_t burst_bytes;
-	int64_t tokens;
-	uint64_t last_ns;
 };
 
 struct nic_counters {
@@ -56,28 +77,39 @@ struct nic_counters {
 	uint64_t uplink_rx_unmatched, uplink_tx_errors, switched_frames;
 };
 
+/* One NIC: everything it needs lives here (no file-level state), so a
+ * process or a unit test may hold more than one. */
 struct nic {
 	unsigned n_vfs;
 	struct nic_vf_slot slot[NIC_MAX_VFS];
-	struct uplink *uplink;
-	struct token_bucket egress, ingress;	/* full duplex: one each way */
-	bool uplink_paused;	/* ingress out of credit: not reading the port */
+	const struct nic_switch_ops *sw;
+	const struct nic_transport_ops *transport;	/* NULL: none (unit tests) */
 	struct nic_counters ctr;
 	struct evloop *loop;	/* NULL in unit tests */
 	int timer_fd;
-	bool uplink_busy;	/* the port refused a frame: retry TX soon */
 	const char *rundir;
 	/* Unit tests replace the clock and capture the uplink. */
 	uint64_t (*clock)(struct nic *nic);
 	void (*uplink_capture)(struct nic *nic, const uint8_t *frame, size_t len);
+
+	/* The switch's uplink port (veb.c). */
+	struct uplink *uplink;
+	struct token_bucket egress, ingress;	/* full duplex: one each way */
+	bool uplink_paused;	/* ingress out of credit: not reading the port */
+	bool uplink_busy;	/* the port refused a frame: retry TX soon */
+	uint8_t uplink_frame[65536];	/* one received frame */
+
+	int ctl_listen_fd;	/* pf_ctl.c: the host's control socket */
 };
 
 struct nic_config {
 	unsigned n_vfs;
 	uint8_t mac_base[6];	/* VF n gets mac_base + n */
 	uint64_t rate_bps;	/* uplink line rate */
+	const struct nic_switch_ops *sw;	/* required: veb_switch_ops */
 };
 
+/* -EINVAL for a VF count out of range or no switch. */
 int nic_init(struct nic *nic, const struct nic_config *cfg);
 void nic_destroy(struct nic *nic);
 uint64_t nic_now_ns(struct nic *nic);
@@ -91,17 +123,6 @@ extern const struct nic_vf_ops nic_vf_ops;
 int nic_pf_assign(struct nic *nic, unsigned vf, const uint8_t *mac, const char *owner);
 int nic_pf_free(struct nic *nic, unsigned vf);
 int nic_pf_set_enabled(struct nic *nic, unsigned vf, bool enabled);
-
-/* veb.c: the switch. */
-int veb_transmit(struct nic *nic, unsigned from_vf, const uint8_t *frame, size_t len);
-void veb_from_uplink(struct nic *nic, const uint8_t *frame, size_t len);
-/* The uplink fd is readable: takes frames at line rate. */
-void nic_uplink_readable(struct nic *nic);
-void token_bucket_init(struct token_bucket *tb, uint64_t rate_bps, uint64_t now_ns);
-bool token_bucket_take(struct token_bucket *tb, uint64_t bytes, uint64_t now_ns);
-void token_bucket_refund(struct token_bucket *tb, uint64_t bytes);
-void token_bucket_charge(struct token_bucket *tb, uint64_t bytes, uint64_t now_ns);
-uint64_t token_bucket_ready_at(const struct token_bucket *tb, uint64_t bytes, uint64_t now_ns);
 
 static inline struct nic_vf_slot *nic_slot_of(struct nic_vf *vf)
 {

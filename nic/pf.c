@@ -5,28 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/mac.h"
 #include "nic.h"
-
-static void mac_to_words(const uint8_t *mac, uint32_t *w)
-{
-	w[0] = (uint32_t)mac[0] | (uint32_t)mac[1] << 8 | (uint32_t)mac[2] << 16 | (uint32_t)mac[3] << 24;
-	w[1] = (uint32_t)mac[4] | (uint32_t)mac[5] << 8;
-}
-
-static void words_to_mac(const uint32_t *w, uint8_t *mac)
-{
-	for (int i = 0; i < 4; i++)
-		mac[i] = (uint8_t)(w[0] >> (8 * i));
-	mac[4] = (uint8_t)w[1];
-	mac[5] = (uint8_t)(w[1] >> 8);
-}
-
-static bool mac_is_valid_unicast(const uint8_t *mac)
-{
-	static const uint8_t zero[6];
-
-	return !(mac[0] & 1) && memcmp(mac, zero, 6) != 0;
-}
 
 /* Is mac in use by another VF of this NIC (its filter or its permanent
  * address)? Two VFs with one MAC would let one tenant receive another's
@@ -47,7 +27,7 @@ static uint32_t handle_message(struct nic_vf_slot *s, const uint32_t *msg, uint3
 
 	switch (type) {
 	case VF_MSG_SET_MAC_ADDR:
-		words_to_mac(&msg[1], mac);
+		mac_from_words(&msg[1], mac);
 		if (!mac_is_valid_unicast(mac))
 			return VF_MSG_NACK;
 		/* A MAC the host assigned is the VF's identity on the
@@ -139,7 +119,9 @@ static void pf_raise_irq(struct nic_vf *vf, unsigned vector)
 
 static int pf_transmit(struct nic_vf *vf, const uint8_t *frame, size_t len)
 {
-	return veb_transmit(nic_of(vf), vf->index, frame, len);
+	struct nic *nic = nic_of(vf);
+
+	return nic->sw->transmit(nic, vf->index, frame, len);
 }
 
 static uint64_t pf_now_ns(struct nic_vf *vf)

@@ -7,9 +7,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "../common/mac.h"
+#include "../common/unix_sock.h"
 #include "nic.h"
 
 #define CTL_LINE_MAX 512
@@ -21,21 +22,8 @@ struct ctl_client {
 	char line[CTL_LINE_MAX];
 	size_t len;
 	bool overflow;
+	char reply[65536];	/* one reply line; the longest (regs, list) fit with room */
 };
-
-static int ctl_listen_fd = -1;
-
-int parse_mac(const char *text, unsigned char *mac)
-{
-	unsigned b[6];
-	char tail;
-
-	if (sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
-		return -EINVAL;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (unsigned char)b[i];
-	return 0;
-}
 
 struct out {
 	char *buf;
@@ -58,7 +46,9 @@ static void emit(struct out *o, const char *fmt, ...)
 
 static void emit_mac(struct out *o, const char *key, const uint8_t *m)
 {
-	emit(o, "\"%s\":\"%02x:%02x:%02x:%02x:%02x:%02x\"", key, m[0], m[1], m[2], m[3], m[4], m[5]);
+	char text[MAC_STR_LEN];
+
+	emit(o, "\"%s\":\"%s\"", key, mac_format(m, text));
 }
 
 static void emit_vf(struct out *o, struct nic *nic, unsigned i)
@@ -143,12 +133,12 @@ void pf_ctl_execute(struct nic *nic, const char *line, char *out_buf, size_t out
 		else
 			emit(&o, "{\"error\":\"%s needs a VF number 0..%u\"}", cmd, nic->n_vfs - 1);
 	} else if (strcmp(cmd, "assign") == 0) {
-		unsigned char mac[6];
+		uint8_t mac[6];
 		bool have_mac = false;
 		const char *owner = "";
 		for (char *kv; (kv = strtok_r(NULL, " \t\r\n", &save));) {
 			if (strncmp(kv, "mac=", 4) == 0) {
-				if (parse_mac(kv + 4, mac) < 0) {
+				if (mac_parse(kv + 4, mac) < 0) {
 					emit(&o, "{\"error\":\"bad MAC '%.40s'\"}", kv + 4);
 					return;
 				}
@@ -200,8 +190,7 @@ static void client_close(struct ctl_client *c)
 static void client_readable(void *opaque, uint32_t events)
 {
 	struct ctl_client *c = opaque;
-	char buf[1024];
-	static char reply[65536];
+	char buf[1024], *reply = c->reply;
 
 	(void)events;
 	ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
@@ -221,9 +210,9 @@ static void client_readable(void *opaque, uint32_t events)
 		}
 		c->line[c->len] = '\0';
 		if (c->overflow)
-			snprintf(reply, sizeof(reply), "{\"error\":\"line longer than %d bytes\"}", CTL_LINE_MAX - 1);
+			snprintf(reply, sizeof(c->reply), "{\"error\":\"line longer than %d bytes\"}", CTL_LINE_MAX - 1);
 		else
-			pf_ctl_execute(c->nic, c->line, reply, sizeof(reply) - 1);
+			pf_ctl_execute(c->nic, c->line, reply, sizeof(c->reply) - 1);
 		size_t len = strlen(reply);
 		reply[len++] = '\n';
 		/* A client that does not read its replies is dropped, not
@@ -242,7 +231,7 @@ static void listener_readable(void *opaque, uint32_t events)
 	struct nic *nic = opaque;
 
 	(void)events;
-	int fd = accept4(ctl_listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	int fd = accept4(nic->ctl_listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
 	struct ctl_client *c = calloc(1, sizeof(*c));
@@ -260,19 +249,10 @@ static void listener_readable(void *opaque, uint32_t events)
 
 int pf_ctl_listen(struct nic *nic, const char *path, char *err, size_t err_len)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd = unix_sock_listen(path, CTL_MAX_CLIENTS, 0, err, err_len);
 
-	if (strlen(path) >= sizeof(addr.sun_path)) {
-		snprintf(err, err_len, "socket path %s is too long", path);
-		return -ENAMETOOLONG;
-	}
-	strcpy(addr.sun_path, path);
-	ctl_listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	unlink(path);
-	if (ctl_listen_fd < 0 || bind(ctl_listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    listen(ctl_listen_fd, CTL_MAX_CLIENTS) < 0) {
-		snprintf(err, err_len, "cannot listen on %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	return evloop_add(nic->loop, ctl_listen_fd, EPOLLIN, listener_readable, nic);
+	if (fd < 0)
+		return fd;
+	nic->ctl_listen_fd = fd;
+	return evloop_add(nic->loop, fd, EPOLLIN, listener_readable, nic);
 }

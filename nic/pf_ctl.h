@@ -19,7 +19,5 @@ struct nic;
 int pf_ctl_listen(struct nic *nic, const char *path, char *err, size_t err_len);
 /* Executes one command line; writes one JSON line (without newline) to out. */
 void pf_ctl_execute(struct nic *nic, const char *line, char *out, size_t out_len);
-/* "02:00:00:00:00:01" -> bytes; -EINVAL otherwise. */
-int parse_mac(const char *text, unsigned char *mac);
 
 #endif

@@ -1,16 +1,15 @@
 #include "uplink.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/if.h>
-#include <linux/if_tun.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include "../common/tap.h"
+#include "../common/unix_sock.h"
 
 enum uplink_kind { UPLINK_TAP, UPLINK_DGRAM };
 
@@ -24,61 +23,36 @@ struct uplink {
 
 static int open_tap(struct uplink *u, const char *name, char *err, size_t err_len)
 {
-	struct ifreq ifr = { 0 };
-
-	if (strlen(name) == 0 || strlen(name) >= IFNAMSIZ) {
-		snprintf(err, err_len, "tap: interface name '%s' must be 1..%d characters", name, IFNAMSIZ - 1);
+	if (strlen(name) == 0 || strlen(name) >= TAP_IFNAMSIZ) {
+		snprintf(err, err_len, "tap: interface name '%s' must be 1..%d characters", name, TAP_IFNAMSIZ - 1);
 		return -EINVAL;
 	}
-	u->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	u->fd = tap_open(name, NULL);
 	if (u->fd < 0) {
-		snprintf(err, err_len, "tap: cannot open /dev/net/tun: %s", strerror(errno));
-		return -errno;
-	}
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-	strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
-	if (ioctl(u->fd, TUNSETIFF, &ifr) < 0) {
-		int e = errno;
+		int e = -u->fd;
 		snprintf(err, err_len, "tap: cannot attach to %s: %s%s", name, strerror(e),
 			 e == EPERM ? " (needs root or CAP_NET_ADMIN)" : "");
-		close(u->fd);
 		return -e;
 	}
-	/* Bring the link up so frames flow as soon as it is bridged. */
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s >= 0) {
-		struct ifreq up = { 0 };
-		strncpy(up.ifr_name, name, IFNAMSIZ - 1);
-		if (ioctl(s, SIOCGIFFLAGS, &up) == 0) {
-			up.ifr_flags |= IFF_UP;
-			ioctl(s, SIOCSIFFLAGS, &up);
-		}
-		close(s);
-	}
+	/* Bring the link up so frames flow as soon as it is bridged; a
+	 * failure is not fatal (the test bed may set it up itself). */
+	tap_set_up(name);
 	snprintf(u->desc, sizeof(u->desc), "tap:%s", name);
 	return 0;
 }
 
 static int open_dgram(struct uplink *u, const char *path, char *err, size_t err_len)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-
-	if (strlen(path) == 0 || strlen(path) + 6 >= sizeof(addr.sun_path)) {
+	/* Room for ".peer": the far end binds there. */
+	if (strlen(path) == 0 || strlen(path) + 6 >= sizeof(u->peer.sun_path)) {
 		snprintf(err, err_len, "dgram: path '%s' must be 1..%zu characters", path,
-			 sizeof(addr.sun_path) - 7);
+			 sizeof(u->peer.sun_path) - 7);
 		return -EINVAL;
 	}
-	u->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	u->fd = unix_sock_bind(path, SOCK_DGRAM | SOCK_NONBLOCK);
 	if (u->fd < 0) {
-		snprintf(err, err_len, "dgram: socket: %s", strerror(errno));
-		return -errno;
-	}
-	strcpy(addr.sun_path, path);
-	unlink(path);
-	if (bind(u->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		int e = errno;
+		int e = -u->fd;
 		snprintf(err, err_len, "dgram: cannot bind %s: %s", path, strerror(e));
-		close(u->fd);
 		return -e;
 	}
 	/* Large buffers: a burst at line rate must not be lost here. */

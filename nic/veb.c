@@ -1,74 +1,14 @@
-/* The internal switch (VEB) and the uplink's line rate.
- *
- * Frames from a VF go to the VF owning the destination MAC (internal,
- * never touching the uplink), or out of the uplink; broadcast and
- * multicast go to every other live VF and out. Frames from the uplink go
- * to the VF owning the destination MAC; broadcast/multicast to every live
- * VF. A VF is live once its driver completed the reset handshake. */
+/* The internal switch (VEB): forwarding, and the uplink port at line rate.
+ * See veb.h. */
+#include "veb.h"
+
 #include <errno.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include "nic.h"
-
-#define WIRE_OVERHEAD 24	/* preamble 8 + CRC 4 + inter-frame gap 12 */
-
-void token_bucket_init(struct token_bucket *tb, uint64_t rate_bps, uint64_t now_ns)
-{
-	tb->rate_bytes_per_s = rate_bps / 8;
-	/* Burst: 1 ms of line rate, at least two jumbo frames. */
-	tb->burst_bytes = (int64_t)(tb->rate_bytes_per_s / 1000);
-	if (tb->burst_bytes < 2 * 9728)
-		tb->burst_bytes = 2 * 9728;
-	tb->tokens = tb->burst_bytes;
-	tb->last_ns = now_ns;
-}
-
-static void refill(struct token_bucket *tb, uint64_t now_ns)
-{
-	if (now_ns <= tb->last_ns)
-		return;
-	uint64_t elapsed = now_ns - tb->last_ns;
-	if (elapsed > 1000000000ull)
-		elapsed = 1000000000ull;	/* avoid overflow; the bucket is full by then */
-	int64_t add = (int64_t)(elapsed * tb->rate_bytes_per_s / 1000000000ull);
-	if (add == 0)
-		return;		/* keep last_ns so small steps accumulate */
-	tb->tokens = tb->tokens + add > tb->burst_bytes ? tb->burst_bytes : tb->tokens + add;
-	tb->last_ns = now_ns;
-}
-
-bool token_bucket_take(struct token_bucket *tb, uint64_t bytes, uint64_t now_ns)
-{
-	if (!tb->rate_bytes_per_s)
-		return true;	/* unlimited */
-	refill(tb, now_ns);
-	if (tb->tokens < (int64_t)bytes)
-		return false;
-	tb->tokens -= (int64_t)bytes;
-	return true;
-}
-
-void token_bucket_charge(struct token_bucket *tb, uint64_t bytes, uint64_t now_ns)
-{
-	if (!tb->rate_bytes_per_s)
-		return;
-	refill(tb, now_ns);
-	tb->tokens -= (int64_t)bytes;
-}
-
-void token_bucket_refund(struct token_bucket *tb, uint64_t bytes)
-{
-	if (tb->rate_bytes_per_s)
-		tb->tokens = tb->tokens + (int64_t)bytes > tb->burst_bytes ? tb->burst_bytes : tb->tokens + (int64_t)bytes;
-}
-
-uint64_t token_bucket_ready_at(const struct token_bucket *tb, uint64_t bytes, uint64_t now_ns)
-{
-	if (!tb->rate_bytes_per_s || tb->tokens >= (int64_t)bytes)
-		return now_ns;
-	uint64_t missing = (uint64_t)((int64_t)bytes - tb->tokens);
-	return tb->last_ns + (missing * 1000000000ull + tb->rate_bytes_per_s - 1) / tb->rate_bytes_per_s;
-}
+#include "rate.h"
+#include "vf_queues.h"
 
 static bool is_group(const uint8_t *mac)
 {
@@ -116,10 +56,10 @@ int veb_transmit(struct nic *nic, unsigned from_vf, const uint8_t *frame, size_t
 	}
 	/* Everything that leaves through the uplink pays line rate; a frame
 	 * without credit waits in its TX ring (backpressure, no drop). */
-	if (!token_bucket_take(&nic->egress, len + WIRE_OVERHEAD, nic_now_ns(nic)))
+	if (!token_bucket_take(&nic->egress, len + ETH_WIRE_OVERHEAD, nic_now_ns(nic)))
 		return -EAGAIN;
 	if (to_uplink(nic, frame, len) == -EAGAIN) {
-		token_bucket_refund(&nic->egress, len + WIRE_OVERHEAD);
+		token_bucket_refund(&nic->egress, len + ETH_WIRE_OVERHEAD);
 		nic->uplink_busy = true;
 		return -EAGAIN;
 	}
@@ -131,25 +71,23 @@ int veb_transmit(struct nic *nic, unsigned from_vf, const uint8_t *frame, size_t
 	return VF_TX_UPLINK;
 }
 
-void nic_uplink_readable(struct nic *nic)
+void veb_uplink_readable(struct nic *nic)
 {
-	static uint8_t frame[65536];
-
 	/* A bounded batch per wake-up keeps register accesses responsive.
 	 * Frames arrive no faster than the line: once the ingress credit is
 	 * spent the port is not read (the kernel queues or drops, as a
-	 * switch port would), and nic_service resumes it. */
+	 * switch port would), and veb_service resumes it. */
 	for (int i = 0; i < 64; i++) {
 		if (token_bucket_ready_at(&nic->ingress, 0, nic_now_ns(nic)) > nic_now_ns(nic)) {
 			nic->uplink_paused = true;
 			evloop_modify(nic->loop, uplink_fd(nic->uplink), 0);
 			break;
 		}
-		ssize_t n = uplink_recv(nic->uplink, frame, sizeof(frame));
+		ssize_t n = uplink_recv(nic->uplink, nic->uplink_frame, sizeof(nic->uplink_frame));
 		if (n <= 0)
 			break;
-		token_bucket_charge(&nic->ingress, (uint64_t)n + WIRE_OVERHEAD, nic_now_ns(nic));
-		veb_from_uplink(nic, frame, (size_t)n);
+		token_bucket_charge(&nic->ingress, (uint64_t)n + ETH_WIRE_OVERHEAD, nic_now_ns(nic));
+		veb_from_uplink(nic, nic->uplink_frame, (size_t)n);
 	}
 	nic_service(nic);
 }
@@ -173,3 +111,37 @@ void veb_from_uplink(struct nic *nic, const uint8_t *frame, size_t len)
 	}
 	nic_vf_receive(&nic->slot[to].vf, frame, len, false);
 }
+
+/* ---- what the core calls (nic_service) ----------------------------------- */
+
+static uint64_t veb_service(struct nic *nic, uint64_t now)
+{
+	nic->uplink_busy = false;	/* set again by a transmit the port refuses */
+	/* The uplink waited for ingress credit: read it again once paid. */
+	if (nic->uplink_paused && token_bucket_ready_at(&nic->ingress, 0, now) <= now) {
+		nic->uplink_paused = false;
+		evloop_modify(nic->loop, uplink_fd(nic->uplink), EPOLLIN);
+	}
+	return nic->uplink_paused ? token_bucket_ready_at(&nic->ingress, 0, now) : UINT64_MAX;
+}
+
+static bool veb_tx_ready(struct nic *nic, uint64_t now)
+{
+	return token_bucket_ready_at(&nic->egress, 2048, now) <= now;
+}
+
+static uint64_t veb_tx_retry_at(struct nic *nic, uint64_t now)
+{
+	/* When a full-size frame's credit is there, or after a short pause
+	 * if the port itself was full. */
+	uint64_t ready = token_bucket_ready_at(&nic->egress, 1600, now);
+
+	return ready > now ? ready : now + (nic->uplink_busy ? 10000 : 1000);
+}
+
+const struct nic_switch_ops veb_switch_ops = {
+	.transmit = veb_transmit,
+	.service = veb_service,
+	.tx_ready = veb_tx_ready,
+	.tx_retry_at = veb_tx_retry_at,
+};

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vf_queues.h"
+
 void nic_vf_init(struct nic_vf *vf, unsigned index, const struct nic_vf_ops *ops, void *owner)
 {
 	memset(vf, 0, sizeof(*vf));

@@ -3,8 +3,8 @@
  *
  * The model is single-threaded and clock-driven: everything happens inside
  * nic_vf_read/write (a register access from the VMM), nic_vf_receive (a
- * frame from the switch) and nic_vf_poll_timers (throttled interrupts and
- * stalled transmit). The outside world is reached only through the ops
+ * frame from the switch, vf_queues.h) and nic_vf_poll_timers (throttled
+ * interrupts and stalled transmit). The outside world is reached only through the ops
  * table, so unit tests run the model with fakes.
  *
  * The premise of the project holds here: there is no call that reads out
@@ -112,9 +112,6 @@ void nic_vf_write(struct nic_vf *vf, uint32_t offset, uint32_t value);
 /* Function-level reset (vfio-user DEVICE_RESET); CTRL.RST does the same. */
 void nic_vf_reset(struct nic_vf *vf);
 
-/* A frame for this VF from the switch. */
-void nic_vf_receive(struct nic_vf *vf, const uint8_t *frame, size_t len, bool loopback);
-
 /* Timers: fires throttled interrupts that are due, retries stalled TX.
  * nic_vf_next_deadline() is the time the caller should call again
  * (UINT64_MAX: nothing pending). */
@@ -133,13 +130,6 @@ void nic_vf_mbx_reset_done(struct nic_vf *vf);
  * mapped to vectors through IVAR0 / IVAR_MISC. */
 enum vf_cause { VF_CAUSE_RX0, VF_CAUSE_TX0, VF_CAUSE_RX1, VF_CAUSE_TX1, VF_CAUSE_OTHER };
 void nic_vf_raise_cause(struct nic_vf *vf, enum vf_cause cause);
-
-/* vf_queues.c */
-void vf_queue_reprogram(struct nic_vf *vf, bool tx, unsigned q);
-void vf_queue_set_enabled(struct nic_vf *vf, bool tx, unsigned q, bool enabled);
-void vf_rx_drain(struct nic_vf *vf);
-void vf_tx_process(struct nic_vf *vf, unsigned q);
-void vf_fifo_clear(struct nic_vf *vf);
 
 static inline uint32_t vf_reg(const struct nic_vf *vf, uint32_t offset)
 {

@@ -4,6 +4,8 @@
  * Hardware owns descriptors [head, tail); head == tail is empty. Every
  * guest address goes through dma_ptr(): a descriptor, ring or buffer
  * outside the VMM's DMA mappings is a DMA fault that stops the queue. */
+#include "vf_queues.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "../common/unix_sock.h"
 #include "../common/vfio_user.h"
 #include "nic.h"
 
@@ -26,13 +26,6 @@ struct vfio_user_conn {
 	bool versioned;
 	uint64_t messages;
 };
-
-struct listener {
-	struct nic *nic;
-	unsigned vf;
-};
-
-static struct listener listeners[NIC_MAX_VFS];
 
 static void close_fds(int *fds, unsigned n)
 {
@@ -287,7 +280,7 @@ static int handle(struct vfio_user_conn *c, const struct vfu_header *h, uint8_t 
 	}
 }
 
-void vfio_user_conn_close(struct nic *nic, struct nic_vf_slot *s)
+static void conn_close(struct nic *nic, struct nic_vf_slot *s)
 {
 	struct vfio_user_conn *c = s->conn;
 
@@ -328,7 +321,7 @@ static void conn_readable(void *opaque, uint32_t events)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		vfio_user_conn_close(nic, s);
+		conn_close(nic, s);
 		return;
 	}
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
@@ -354,7 +347,7 @@ static void conn_readable(void *opaque, uint32_t events)
 		    (h.flags & VFU_FLAG_TYPE_MASK) != VFU_FLAG_COMMAND) {
 			log_warn("vf%u: protocol error (message size %u, flags 0x%x); closing the connection",
 				 c->vf, h.msg_size, h.flags);
-			vfio_user_conn_close(nic, s);
+			conn_close(nic, s);
 			nic_service(nic);
 			return;
 		}
@@ -362,7 +355,7 @@ static void conn_readable(void *opaque, uint32_t events)
 			break;
 		c->messages++;
 		if (handle(c, &h, c->buf + sizeof(h), h.msg_size - sizeof(h)) < 0) {
-			vfio_user_conn_close(nic, s);
+			conn_close(nic, s);
 			nic_service(nic);
 			return;
 		}
@@ -380,15 +373,16 @@ static void conn_readable(void *opaque, uint32_t events)
 
 static void listener_readable(void *opaque, uint32_t events)
 {
-	struct listener *l = opaque;
-	struct nic_vf_slot *s = &l->nic->slot[l->vf];
+	struct nic_vf_slot *s = opaque;
+	struct nic *nic = nic_of(&s->vf);
+	unsigned vf = s->vf.index;
 
 	(void)events;
 	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
 	if (s->conn) {
-		log_warn("vf%u: refused a second VMM connection (the VF is in use)", l->vf);
+		log_warn("vf%u: refused a second VMM connection (the VF is in use)", vf);
 		close(fd);
 		return;
 	}
@@ -398,40 +392,32 @@ static void listener_readable(void *opaque, uint32_t events)
 		return;
 	}
 	c->fd = fd;
-	c->vf = l->vf;
-	c->nic = l->nic;
-	if (evloop_add(l->nic->loop, fd, EPOLLIN, conn_readable, c) < 0) {
+	c->vf = vf;
+	c->nic = nic;
+	if (evloop_add(nic->loop, fd, EPOLLIN, conn_readable, c) < 0) {
 		close(fd);
 		free(c);
 		return;
 	}
 	s->conn = c;
-	log_info("vf%u: VMM connected", l->vf);
+	log_info("vf%u: VMM connected", vf);
 }
+
+/* The core drops connections through this when the NIC goes away. */
+static const struct nic_transport_ops vfio_user_transport_ops = {
+	.disconnect = conn_close,
+};
 
 int vfio_user_listen(struct nic *nic, unsigned vf, const char *path, char *err, size_t err_len)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct nic_vf_slot *s = &nic->slot[vf];
 
-	if (strlen(path) >= sizeof(addr.sun_path)) {
-		snprintf(err, err_len, "socket path %s is too long", path);
-		return -ENAMETOOLONG;
-	}
-	strcpy(addr.sun_path, path);
-	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	s->listen_fd = unix_sock_listen(path, 4, 0, err, err_len);
 	if (s->listen_fd < 0) {
-		snprintf(err, err_len, "socket: %s", strerror(errno));
-		return -errno;
-	}
-	unlink(path);
-	if (bind(s->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(s->listen_fd, 4) < 0) {
-		int e = errno;
-		snprintf(err, err_len, "cannot listen on %s: %s", path, strerror(e));
-		close(s->listen_fd);
+		int ret = s->listen_fd;
 		s->listen_fd = -1;
-		return -e;
+		return ret;
 	}
-	listeners[vf] = (struct listener){ nic, vf };
-	return evloop_add(nic->loop, s->listen_fd, EPOLLIN, listener_readable, &listeners[vf]);
+	nic->transport = &vfio_user_transport_ops;
+	return evloop_add(nic->loop, s->listen_fd, EPOLLIN, listener_readable, s);
 }

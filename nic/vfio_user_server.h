@@ -8,9 +8,9 @@
 #include <stddef.h>
 
 struct nic;
-struct nic_vf_slot;
 
+/* Serves VF vf at path (replacing a stale socket); from now on the NIC
+ * drops connections through nic->transport. 0 or -errno with a message. */
 int vfio_user_listen(struct nic *nic, unsigned vf, const char *path, char *err, size_t err_len);
-void vfio_user_conn_close(struct nic *nic, struct nic_vf_slot *s);
 
 #endif

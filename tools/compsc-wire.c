@@ -21,6 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/mac.h"
+#include "../common/unix_sock.h"
+
 #define MAGIC 0x46435343u
 #define FRAME_MAX 9216
 
@@ -32,18 +35,6 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-static int parse_mac(const char *s, uint8_t *mac)
-{
-	unsigned b[6];
-	char tail;
-
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
-		return -1;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)b[i];
-	return 0;
-}
-
 static int usage_error(const char *msg)
 {
 	fprintf(stderr, "compsc-wire: %s (see --help)\n", msg);
@@ -52,16 +43,15 @@ static int usage_error(const char *msg)
 
 static int sink(const char *wire, uint64_t count, uint64_t idle_ms)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
 	uint8_t buf[65536];
 	uint64_t frames = 0, bytes = 0, first = 0, last = 0, test = 0, dups = 0, reordered = 0, next = 0;
 	uint8_t *seen = calloc(1, 1 << 20);	/* 8M sequence numbers */
 
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s.peer", wire);
-	unlink(addr.sun_path);
-	if (fd < 0 || !seen || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		fprintf(stderr, "compsc-wire: cannot bind %s: %s\n", addr.sun_path, strerror(errno));
+	snprintf(path, sizeof(path), "%s.peer", wire);
+	int fd = unix_sock_bind(path, SOCK_DGRAM);
+	if (fd < 0 || !seen) {
+		fprintf(stderr, "compsc-wire: cannot bind %s: %s\n", path, strerror(fd < 0 ? -fd : ENOMEM));
 		return 1;
 	}
 	int size = 8 << 20;
@@ -103,19 +93,18 @@ static int sink(const char *wire, uint64_t count, uint64_t idle_ms)
 	       (unsigned long long)frames, (unsigned long long)bytes, (unsigned long long)(last - first),
 	       secs > 0 ? (double)(frames - 1) / secs : 0, secs > 0 ? (double)bytes * 8 / secs / 1e9 : 0,
 	       (unsigned long long)test, (unsigned long long)dups, (unsigned long long)reordered);
-	unlink(addr.sun_path);
+	unlink(path);
 	free(seen);
 	return 0;
 }
 
 static int blast(const char *wire, const uint8_t *dst, const uint8_t *src, uint64_t count, unsigned size)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct sockaddr_un addr;
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	uint8_t frame[FRAME_MAX];
 
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", wire);
-	if (fd < 0)
+	if (fd < 0 || unix_sock_addr(&addr, wire) < 0)
 		return 1;
 	memcpy(frame, dst, 6);
 	memcpy(frame + 6, src, 6);
@@ -169,12 +158,12 @@ int main(int argc, char **argv)
 				return usage_error("--size must be 64..9216");
 			break;
 		case 'd':
-			if (parse_mac(optarg, dst) < 0)
+			if (mac_parse(optarg, dst) < 0)
 				return usage_error("--dst is not a MAC address");
 			have_dst = 1;
 			break;
 		case 'S':
-			if (parse_mac(optarg, src) < 0)
+			if (mac_parse(optarg, src) < 0)
 				return usage_error("--src is not a MAC address");
 			break;
 		case 'i': idle_ms = strtoull(optarg, NULL, 10); break;

@@ -8,11 +8,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../common/unix_sock.h"
 #include "migration/devstate.h"
 #include "migration/migration.h"
 #include "options.h"
@@ -397,28 +397,26 @@ static void accept_client(void *opaque, uint32_t events)
 
 struct api *api_create(struct vm *vm, const char *path, char *err, size_t errlen)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	struct api *api;
+	struct api *api = calloc(1, sizeof(*api));
+	char why[256];
 
-	if (strlen(path) >= sizeof(addr.sun_path)) {
-		snprintf(err, errlen, "--api %s: path too long", path);
-		return NULL;
-	}
-	api = calloc(1, sizeof(*api));
 	if (!api) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	api->vm = vm;
 	snprintf(api->path, sizeof(api->path), "%s", path);
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
-	api->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	unlink(path);
-	if (api->listen_fd < 0 || bind(api->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    listen(api->listen_fd, 8) < 0 || evloop_add(&vm->loop, api->listen_fd, EPOLLIN, accept_client, api) < 0) {
-		snprintf(err, errlen, "--api %s: %s", path, strerror(errno));
-		if (api->listen_fd >= 0)
-			close(api->listen_fd);
+	api->listen_fd = unix_sock_listen(path, 8, SOCK_NONBLOCK, why, sizeof(why));
+	if (api->listen_fd < 0) {
+		snprintf(err, errlen, "--api: %s", why);
+		free(api);
+		return NULL;
+	}
+	int ret = evloop_add(&vm->loop, api->listen_fd, EPOLLIN, accept_client, api);
+	if (ret < 0) {
+		snprintf(err, errlen, "--api %s: %s", path, strerror(-ret));
+		close(api->listen_fd);
+		unlink(path);
 		free(api);
 		return NULL;
 	}

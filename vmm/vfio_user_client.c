@@ -4,37 +4,29 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../common/unix_sock.h"
 #include "../common/vfio_user.h"
 
 #define REPLY_TIMEOUT_S 5
 
 int vfu_client_connect(struct vfu_client *c, const char *path, char *err, size_t err_len)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 	pthread_mutex_init(&c->lock, NULL);
-	if (strlen(path) >= sizeof(addr.sun_path)) {
-		snprintf(err, err_len, "socket path %s is too long", path);
-		return -ENAMETOOLONG;
-	}
-	strcpy(addr.sun_path, path);
 	snprintf(c->path, sizeof(c->path), "%s", path);
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		int e = errno;
-		snprintf(err, err_len, "cannot connect to %s: %s%s", path, strerror(e),
-			 e == ENOENT || e == ECONNREFUSED ? " (is compsc-nic running?)" : "");
-		if (c->fd >= 0)
-			close(c->fd);
-		c->fd = -1;
-		return -e;
+	int fd = unix_sock_connect(path, err, err_len);
+	if (fd < 0) {
+		if (fd == -ENOENT || fd == -ECONNREFUSED) {
+			size_t len = strlen(err);
+			snprintf(err + len, err_len - len, " (is compsc-nic running?)");
+		}
+		return fd;
 	}
+	c->fd = fd;
 	struct timeval tv = { .tv_sec = REPLY_TIMEOUT_S };
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));

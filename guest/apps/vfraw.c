@@ -8,6 +8,7 @@
  * timeout=MS (10000). Frames use EtherType 0x88b5 (local experimental) and
  * carry "CSCF" + a 32-bit sequence number. */
 #include "../../common/csc_errno.h"
+#include "../../common/mac.h"
 #include "../drivers/igbvf/igbvf.h"
 #include "apps.h"
 #include "guest/arch.h"
@@ -26,22 +27,6 @@ struct rx_state {
 	bool echo;
 	uint8_t seen[8192];	/* bitmap of sequence numbers */
 };
-
-static bool parse_mac(const char *s, uint8_t *mac)
-{
-	for (int i = 0; i < 6; i++) {
-		unsigned long long v;
-		size_t n;
-		char hex[5] = { '0', 'x', s[0], s[1], 0 };
-		if (!s[0] || !s[1] || (n = parse_u64(hex, &v)) != 4)
-			return false;
-		mac[i] = (uint8_t)v;
-		s += 2;
-		if (i < 5 && *s++ != ':')
-			return false;
-	}
-	return *s == '\0';
-}
 
 static unsigned build_frame(uint8_t *f, const uint8_t *dst, const uint8_t *src, uint32_t seq, unsigned size)
 {
@@ -113,7 +98,9 @@ static void service(struct rx_state *st, bool irq)
 
 static void print_mac(const char *what, const uint8_t *m)
 {
-	printf("vfraw: %s %02x:%02x:%02x:%02x:%02x:%02x\n", what, m[0], m[1], m[2], m[3], m[4], m[5]);
+	char text[MAC_STR_LEN];
+
+	printf("vfraw: %s %s\n", what, mac_format(m, text));
 }
 
 int app_vfraw(void)
@@ -129,7 +116,7 @@ int app_vfraw(void)
 
 	cmdline_get("mode", mode, sizeof(mode));
 	cmdline_get("dst", dst_text, sizeof(dst_text));
-	if (!parse_mac(dst_text, dst))
+	if (mac_parse(dst_text, dst) < 0)
 		panic("vfraw: dst=%s is not a MAC address", dst_text);
 	if (size < 64 || size > 1514)
 		panic("vfraw: size=%u must be 64..1514", size);

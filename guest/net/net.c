@@ -2,6 +2,7 @@
 #include "net.h"
 
 #include "../../common/bootinfo.h"
+#include "../../common/mac.h"
 #include "guest/arch.h"
 #include "guest/format.h"
 #include "guest/rt.h"
@@ -69,29 +70,6 @@ static bool parse_cidr(const char *s, ip4_addr_t *ip, ip4_addr_t *mask)
 	return true;
 }
 
-static bool parse_mac(const char *s, uint8_t mac[6])
-{
-	for (int i = 0; i < 6; i++) {
-		unsigned v = 0;
-		for (int j = 0; j < 2; j++) {
-			char c = *s++;
-			v <<= 4;
-			if (c >= '0' && c <= '9')
-				v |= (unsigned)(c - '0');
-			else if (c >= 'a' && c <= 'f')
-				v |= (unsigned)(c - 'a' + 10);
-			else if (c >= 'A' && c <= 'F')
-				v |= (unsigned)(c - 'A' + 10);
-			else
-				return false;
-		}
-		mac[i] = (uint8_t)v;
-		if (i < 5 && *s++ != ':')
-			return false;
-	}
-	return *s == '\0' && !(mac[0] & 1);
-}
-
 /* Addresses from the command line for interface number `index` (ip=, ip1=,
  * ...; gw= and mac= for the first), then netif_add and link up. */
 static int configure_interface(struct net_if *nif, unsigned index, netif_init_fn init)
@@ -120,9 +98,8 @@ static int configure_interface(struct net_if *nif, unsigned index, netif_init_fn
 		netif_set_default(&nif->netif);
 	netif_set_up(&nif->netif);
 	netif_set_link_up(&nif->netif);	/* sends a gratuitous ARP */
-	const uint8_t *m = nif->mac;
-	printf("net: %s %02x:%02x:%02x:%02x:%02x:%02x ip %s", nif->name, m[0], m[1], m[2], m[3], m[4], m[5],
-	       ip4addr_ntoa(&ip));
+	char mac_text[MAC_STR_LEN];
+	printf("net: %s %s ip %s", nif->name, mac_format(nif->mac, mac_text), ip4addr_ntoa(&ip));
 	/* ip4addr_ntoa() has one static buffer: one call per printf. */
 	printf("/%s", ip4addr_ntoa(&mask));
 	printf(" gw %s\n", ip4addr_ntoa(&gw));
@@ -140,7 +117,7 @@ static int bring_up_interfaces(void)
 	int ret;
 
 	if (cmdline_get("mac", buf, sizeof(buf))) {
-		if (!parse_mac(buf, mac)) {
+		if (mac_parse(buf, mac) < 0 || !mac_is_unicast(mac)) {
 			printf("net: mac=%s is not a unicast xx:xx:xx:xx:xx:xx\n", buf);
 			return 2;
 		}

@@ -16,6 +16,8 @@
 #include "../../common/vf82576.h"
 #include "../../common/vf_regtable.h"
 #include "../../nic/nic.h"
+#include "../../nic/veb.h"
+#include "../../nic/vf_queues.h"
 
 #define GUEST_BASE 0x100000ull
 #define GUEST_SIZE (256u << 10)
@@ -111,7 +113,8 @@ static void check_invariants(void)
 
 static void run(uint64_t seed, unsigned steps)
 {
-	struct nic_config cfg = { .n_vfs = 2, .mac_base = { 0x02, 0, 0, 0, 0, 0x10 }, .rate_bps = 1000000000ull };
+	struct nic_config cfg = { .n_vfs = 2, .mac_base = { 0x02, 0, 0, 0, 0, 0x10 }, .rate_bps = 1000000000ull,
+				   .sw = &veb_switch_ops };
 
 	rng = seed;
 	fake_now = 1;

@@ -20,9 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "../../common/unix_sock.h"
 
 struct conn {
 	int fd;
@@ -45,17 +46,12 @@ static int usage(void)
 
 static int conn_open(struct conn *c, const char *path)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	char err[256];
 
-	if (strlen(path) >= sizeof(a.sun_path)) {
-		fprintf(stderr, "compsc: %s: path too long\n", path);
-		return -1;
-	}
-	strcpy(a.sun_path, path);
 	c->len = 0;
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		fprintf(stderr, "compsc: cannot connect to %s: %s\n", path, strerror(errno));
+	c->fd = unix_sock_connect(path, err, sizeof(err));
+	if (c->fd < 0) {
+		fprintf(stderr, "compsc: %s\n", err);
 		return -1;
 	}
 	return 0;

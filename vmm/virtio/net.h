@@ -1,19 +1,14 @@
-/* virtio-net over virtio-mmio (virtio 1.x, MMIO register layout version 2)
- * with a TAP back-end: the para-virtual NIC of the VM.
+/* virtio-net: the para-virtual NIC of the VM, a TAP device behind the
+ * virtio-mmio transport (mmio.h). Files:
  *
- * Differences from a textbook virtio-mmio device, on purpose:
- *  - Interrupts are MSIs (one vector, listed in the boot information and
- *    raised through a KVM irqfd), not a level-triggered pin. InterruptStatus
- *    and InterruptACK still behave as the spec says (bit 0: used buffers,
- *    bit 1: configuration change), but the guest need not read them: an
- *    edge MSI needs no acknowledgement, so the hot path has no register
- *    access at all.
- *  - QueueNotify is caught by a KVM ioeventfd per queue (datamatch on the
- *    queue index): a kick never leaves the kernel. Other values written there
- *    reach the MMIO handler, which treats them as a kick of that queue if it
- *    exists and logs otherwise.
- *  - The back-end runs in its own thread: TAP reads and writes and all
- *    queue processing. vCPU threads only touch the registers.
+ *   mmio.c       the transport: registers, interrupt, kicks (any device)
+ *   net.c        the device: identity, configuration space, life cycle,
+ *                pause and migration hooks
+ *   net_tap.c    the back-end: TAP reads and writes and all queue
+ *                processing, on its own thread (vCPU threads only touch
+ *                registers)
+ *   net_state.c  the migratable state
+ *   ../options.c the --net option
  *
  * Offered features: VERSION_1, MAC, STATUS, RING_EVENT_IDX. No offloads, no
  * mergeable buffers, no indirect descriptors; each received frame goes into
@@ -30,17 +25,16 @@ struct virtio_net;
 #define VIRTIO_NET_MAX_DEVICES 4
 #define VIRTIO_NET_QUEUE_SIZE 256
 
+/* From --net tap:NAME[,mac=MAC] (virtio_net_parse, options.h). */
 struct virtio_net_opts {
 	char tap[16];		/* IFNAMSIZ */
 	uint8_t mac[6];
 	int has_mac;
 };
 
-/* Parses "tap:NAME[,mac=52:54:00:12:34:56]"; 0 or -EINVAL with a message. */
-int virtio_net_parse(const char *spec, struct virtio_net_opts *o, char *err, size_t err_len);
-
-/* Opens the TAP device, claims the next free MMIO window, an MSI vector with its irqfd, the ioeventfds, and starts the
- * back-end thread. NULL on failure (logged). */
+/* Opens the TAP device, claims the next free MMIO window, an MSI vector with
+ * its irqfd, the ioeventfds, and starts the back-end thread. NULL on failure
+ * (logged). */
 struct virtio_net *virtio_net_create(struct vm *vm, const struct virtio_net_opts *o, unsigned instance);
 void virtio_net_destroy(struct virtio_net *n);
 
@@ -48,40 +42,23 @@ uint64_t virtio_net_mmio_base(const struct virtio_net *n);
 uint64_t virtio_net_mmio_len(const struct virtio_net *n);
 uint32_t virtio_net_irq_vector(const struct virtio_net *n);
 
-/* Migratable state: one plain, versioned struct. The migration engine saves
- * it at stop-and-copy (vCPUs stopped) and loads it into a freshly created
- * device on the destination before the vCPUs run. Loading validates every
- * field as if it came from the guest (it came over the network). */
-#define VIRTIO_NET_STATE_VERSION 1
+/* Migratable state (net_state.c has the byte layout): the migration engine
+ * saves it at stop-and-copy (vCPUs stopped) and loads it into a freshly
+ * created device on the destination before the vCPUs run.
+ * Version 2: fixed-size little-endian fields (version 1 was a copy of a
+ * host struct; it is not loaded). */
+#define VIRTIO_NET_STATE_VERSION 2
+#define VIRTIO_NET_STATE_LEN 116u
 
-struct virtio_net_queue_state {
-	uint64_t desc, avail, used;
-	uint16_t num;
-	uint16_t last_avail;
-	uint16_t used_idx;
-	uint16_t signalled_used;
-	uint8_t ready;
-	uint8_t signalled_valid;
-	uint8_t pad[6];
-};
-
-struct virtio_net_state {
-	uint32_t version;	/* VIRTIO_NET_STATE_VERSION */
-	uint32_t status;
-	uint64_t driver_features;
-	uint32_t device_features_sel;
-	uint32_t driver_features_sel;
-	uint32_t queue_sel;
-	uint32_t isr;
-	uint32_t config_generation;
-	uint16_t link_status;
-	uint8_t mac[6];
-	struct virtio_net_queue_state q[2];
-};
-
-void virtio_net_save(struct virtio_net *n, struct virtio_net_state *s);
-/* 0, or -EINVAL when the state is inconsistent (nothing changed then). */
-int virtio_net_load(struct virtio_net *n, const struct virtio_net_state *s);
+/* Writes VIRTIO_NET_STATE_LEN bytes; -ENOSPC if cap is smaller. */
+int virtio_net_save_state(struct virtio_net *n, uint8_t *buf, size_t cap, size_t *len);
+/* Loads state from the network (untrusted): every field is checked as if
+ * the guest had written it, all before anything changes; then the device
+ * stays quiet until it is resumed (activation). 0, or -EPROTO (version or
+ * size) / -EINVAL (contents) with the reason in err, and the device exactly
+ * as it was. */
+int virtio_net_load_state(struct virtio_net *n, uint32_t version, const uint8_t *buf, size_t len, char *err,
+			  size_t errlen);
 
 struct virtio_net_stats {
 	uint64_t rx_packets, rx_bytes, rx_no_buffer;

@@ -1,16 +1,11 @@
 /* 82576 VF hardware operations: reset handshake, MAC, multicast, LPE. */
 #include "../../../common/csc_errno.h"
+#include "../../../common/mac.h"
 #include "guest/rt.h"
 #include "guest/string.h"
 #include "igbvf.h"
 
 #define RESET_TIMEOUT_MS 200
-
-static void mac_to_words(const uint8_t *mac, uint32_t *w)
-{
-	w[0] = (uint32_t)mac[0] | (uint32_t)mac[1] << 8 | (uint32_t)mac[2] << 16 | (uint32_t)mac[3] << 24;
-	w[1] = (uint32_t)mac[4] | (uint32_t)mac[5] << 8;
-}
 
 /* Sends a message and reads the reply; returns 0 if the PF ACKed it. */
 static int mbx_call(struct igbvf_hw *hw, uint32_t *msg, unsigned n, unsigned reply_words)
@@ -41,10 +36,7 @@ static int reset_hw(struct igbvf_hw *hw)
 	int ret = mbx_call(hw, msg, 1, 3);
 	if (ret)
 		return ret;
-	for (int i = 0; i < 4; i++)
-		hw->perm_addr[i] = (uint8_t)(msg[1] >> (8 * i));
-	hw->perm_addr[4] = (uint8_t)msg[2];
-	hw->perm_addr[5] = (uint8_t)(msg[2] >> 8);
+	mac_from_words(&msg[1], hw->perm_addr);
 	memcpy(hw->addr, hw->perm_addr, 6);
 	return 0;
 }
