@@ -17,6 +17,8 @@
 
 #include "../../common/vf82576.h"
 #include "../../nic/nic.h"
+#include "../../nic/veb.h"
+#include "../../nic/vf_queues.h"
 #include "fuzz_input.h"
 
 #define PAGE 4096u
@@ -284,7 +286,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct nic_config cfg = { .n_vfs = N_VFS, .mac_base = { 0x02, 0, 0, 0, 0, 0x10 } };
+	struct nic_config cfg = { .n_vfs = N_VFS, .mac_base = { 0x02, 0, 0, 0, 0, 0x10 }, .sw = &veb_switch_ops };
 	struct fuzz_in in;
 
 	fuzz_in_init(&in, data, size);

@@ -30,6 +30,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 
+#include "../../nic/veb.h"
 #include "fuzz_input.h"
 
 #define MEMFD_SIZE (64u << 10)
@@ -147,7 +148,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t msg[VFU_MAX_MSG_SIZE + 64], acc[2 * VFU_MAX_MSG_SIZE];
-	struct nic_config cfg = { .n_vfs = 1, .mac_base = { 0x02, 0, 0, 0, 0, 0x20 } };
+	struct nic_config cfg = { .n_vfs = 1, .mac_base = { 0x02, 0, 0, 0, 0, 0x20 }, .sw = &veb_switch_ops };
 	struct fuzz_in in;
 	size_t acc_len = 0;
 	uint16_t msg_id = 0;
@@ -159,6 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (nic_init(&nic, &cfg) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		abort();
 	nic.clock = fake_clock;
+	nic.transport = &vfio_user_transport_ops;	/* what vfio_user_listen installs */
 	nic.uplink_capture = sink;
 	struct nic_vf_slot *s = &nic.slot[0];
 	struct vfio_user_conn *c = calloc(1, sizeof(*c));
