@@ -12,7 +12,9 @@
 #include "../common/layout.h"
 #include "../common/log.h"
 #include "../common/platform.h"
+#include "devstate_check.h"
 #include "migration/devstate.h"
+#include "migration/stream.h"
 #include "vm.h"
 
 #define CONSOLE_LINE_MAX 1024
@@ -40,14 +42,13 @@ struct platform {
 };
 
 /* Migratable state (STYLE item 6): a plain, versioned struct. */
-#define PLATFORM_STATE_VERSION 1
-struct platform_state_v1 {
-	uint32_t console_tail;
-	uint32_t migrated_gen;
-	uint32_t irq_vector;	/* configuration: must match on the destination */
-	uint32_t line_len;
-	char line[CONSOLE_LINE_MAX];	/* partial console line not yet printed */
-};
+#define PLATFORM_STATE_VERSION 2	/* 1 was a memcpy of a host struct */
+/* Migratable state, version 2, little-endian, field by field:
+ *   +0  u32 console_tail   +4  u32 migrated_gen
+ *   +8  u32 irq_vector (configuration: must match on the destination)
+ *   +12 u32 line_len       +16 line[CONSOLE_LINE_MAX] (partial console line
+ *                              not yet printed; bytes past line_len zero) */
+#define PLATFORM_STATE_LEN (16 + CONSOLE_LINE_MAX)
 
 static struct csc_console_ring *console_ring(struct platform *p)
 {
@@ -249,52 +250,50 @@ static void platform_mmio(void *dev, uint64_t offset, uint8_t *data, uint32_t le
 static int platform_save(void *opaque, uint8_t *buf, size_t cap, size_t *len)
 {
 	struct platform *p = opaque;
-	struct platform_state_v1 st;
 
-	if (cap < sizeof(st))
+	if (cap < PLATFORM_STATE_LEN)
 		return -ENOSPC;
-	memset(&st, 0, sizeof(st));
+	memset(buf, 0, PLATFORM_STATE_LEN);
 	pthread_mutex_lock(&p->console_lock);
 	console_drain(p);
-	st.console_tail = p->console_tail;
-	st.line_len = (uint32_t)p->line_len;
-	memcpy(st.line, p->line, p->line_len);
+	mig_put32(buf, p->console_tail);
+	mig_put32(buf + 12, (uint32_t)p->line_len);
+	memcpy(buf + 16, p->line, p->line_len);
 	pthread_mutex_unlock(&p->console_lock);
 	fflush(p->cfg.console_out);
-	st.migrated_gen = atomic_load(&p->migrated_gen);
-	st.irq_vector = p->irq_vector;
-	memcpy(buf, &st, sizeof(st));
-	*len = sizeof(st);
+	mig_put32(buf + 4, atomic_load(&p->migrated_gen));
+	mig_put32(buf + 8, p->irq_vector);
+	*len = PLATFORM_STATE_LEN;
 	return 0;
 }
 
+static const struct mig_device_ops platform_mig_ops;
+
+/* Untrusted bytes: every field is checked before anything changes. */
 static int platform_load(void *opaque, uint32_t version, const uint8_t *buf, size_t len, char *err,
 			 size_t errlen)
 {
 	struct platform *p = opaque;
-	struct platform_state_v1 st;
+	int ret = devstate_check_version(&platform_mig_ops, version, len, PLATFORM_STATE_LEN, err, errlen);
 
-	if (version != PLATFORM_STATE_VERSION || len != sizeof(st)) {
-		snprintf(err, errlen, "state version %u of %zu bytes, expected %u of %zu", version, len,
-			 PLATFORM_STATE_VERSION, sizeof(st));
+	if (ret < 0)
+		return ret;
+	uint32_t tail = mig_get32(buf), gen = mig_get32(buf + 4), vector = mig_get32(buf + 8),
+		 line_len = mig_get32(buf + 12);
+	if (line_len >= CONSOLE_LINE_MAX) {
+		snprintf(err, errlen, "console line length %u out of range", line_len);
 		return -EINVAL;
 	}
-	memcpy(&st, buf, sizeof(st));	/* untrusted: copy, then check */
-	if (st.line_len >= CONSOLE_LINE_MAX) {
-		snprintf(err, errlen, "console line length %u out of range", st.line_len);
-		return -EINVAL;
-	}
-	if (st.irq_vector != p->irq_vector) {
-		snprintf(err, errlen, "interrupt vector 0x%x, this VM's platform uses 0x%x", st.irq_vector,
-			 p->irq_vector);
+	if (vector != p->irq_vector) {
+		snprintf(err, errlen, "interrupt vector 0x%x, this VM's platform uses 0x%x", vector, p->irq_vector);
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&p->console_lock);
-	p->console_tail = st.console_tail;
-	p->line_len = st.line_len;
-	memcpy(p->line, st.line, st.line_len);
+	p->console_tail = tail;
+	p->line_len = line_len;
+	memcpy(p->line, buf + 16, line_len);
 	pthread_mutex_unlock(&p->console_lock);
-	atomic_store(&p->migrated_gen, st.migrated_gen);
+	atomic_store(&p->migrated_gen, gen);
 	return 0;
 }
 

@@ -5,43 +5,43 @@
 #include <string.h>
 
 #include "../common/log.h"
+#include "devstate_check.h"
 #include "migration/devstate.h"
+#include "migration/stream.h"
 #include "vm.h"
 
+/* State, version 1: u32 magic 'TDEV' | u32 value, little-endian. */
 #define TESTDEV_STATE_VERSION 1
-struct testdev_state_v1 {
-	uint32_t magic;	/* 'TDEV' */
-	uint32_t value;
-};
+#define TESTDEV_STATE_LEN 8
+#define TESTDEV_MAGIC 0x56454454u
 
-static struct testdev_state_v1 testdev;
+static uint32_t testdev_val;
+static const struct mig_device_ops testdev_ops;
 
 static int testdev_save(void *opaque, uint8_t *buf, size_t cap, size_t *len)
 {
 	(void)opaque;
-	if (cap < sizeof(testdev))
+	if (cap < TESTDEV_STATE_LEN)
 		return -ENOSPC;
-	memcpy(buf, &testdev, sizeof(testdev));
-	*len = sizeof(testdev);
+	mig_put32(buf, TESTDEV_MAGIC);
+	mig_put32(buf + 4, testdev_val);
+	*len = TESTDEV_STATE_LEN;
 	return 0;
 }
 
 static int testdev_load(void *opaque, uint32_t version, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
-	struct testdev_state_v1 st;
+	int ret = devstate_check_version(&testdev_ops, version, len, TESTDEV_STATE_LEN, err, errlen);
 
 	(void)opaque;
-	if (version != TESTDEV_STATE_VERSION || len != sizeof(st)) {
-		snprintf(err, errlen, "state version %u of %zu bytes", version, len);
+	if (ret < 0)
+		return ret;
+	if (mig_get32(buf) != TESTDEV_MAGIC) {
+		snprintf(err, errlen, "bad magic 0x%x", mig_get32(buf));
 		return -EINVAL;
 	}
-	memcpy(&st, buf, sizeof(st));
-	if (st.magic != 0x56454454u) {
-		snprintf(err, errlen, "bad magic 0x%x", st.magic);
-		return -EINVAL;
-	}
-	testdev = st;
-	log_info("testdev: value %u arrived", st.value);
+	testdev_val = mig_get32(buf + 4);
+	log_info("testdev: value %u arrived", testdev_val);
 	return 0;
 }
 
@@ -55,12 +55,11 @@ static const struct mig_device_ops testdev_ops = {
 
 int testdev_create(struct vm *vm, uint32_t value)
 {
-	testdev.magic = 0x56454454u;
-	testdev.value = value;
+	testdev_val = value;
 	return vm->mig_devices ? mig_registry_add(vm->mig_devices, &testdev_ops, NULL) : -ENOSYS;
 }
 
 uint32_t testdev_value(void)
 {
-	return testdev.value;
+	return testdev_val;
 }

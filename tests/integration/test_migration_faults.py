@@ -156,6 +156,9 @@ def read_rec(s):
     return rtype, body
 
 
+PLATFORM_STATE_VERSION = 2	# vmm/platform.c
+
+
 def hostile(tmp, name, payload, expect):
     b = Vmm(tmp, name, incoming=True)
     try:
@@ -173,7 +176,8 @@ def hostile(tmp, name, payload, expect):
             s.sendall(rec(0x0003, mac))
             vcpu = f"vcpu-{accel_in_use()}".encode()
             s.sendall(rec(0x0004, struct.pack("<QII", 128 << 20, 1, 2) + b"platform".ljust(32, b"\0")
-                          + struct.pack("<I", 1) + vcpu.ljust(32, b"\0") + struct.pack("<I", 1)))
+                          + struct.pack("<I", PLATFORM_STATE_VERSION) + vcpu.ljust(32, b"\0")
+                          + struct.pack("<I", 1)))
             read_rec(s)
             s.sendall(rec(0x0010, struct.pack("<I", 0)) + payload)
         rc = b.wait_exit(10)

@@ -169,6 +169,8 @@ static int mem_writev(void *ctx, struct iovec *iov, int n)
 	struct mig_membuf *mb = ctx;
 
 	for (int i = 0; i < n; i++) {
+		if (iov[i].iov_len == 0)
+			continue;	/* nothing to copy (and mb->data may still be NULL) */
 		if (iov[i].iov_len > mb->cap - mb->len) {
 			size_t cap = (mb->cap + iov[i].iov_len) * 2;
 			uint8_t *d = realloc(mb->data, cap);
