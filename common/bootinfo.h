@@ -32,7 +32,7 @@ enum csc_mem_type {
 };
 
 enum csc_dev_type {
-	CSC_DEV_PLATFORM = 1,	/* console doorbell, exit, marks (common/platform.h) */
+	CSC_DEV_PLATFORM = 1,	/* console doorbell, exit, marks (common/platform_regs.h) */
 	CSC_DEV_VIRTIO_NET = 2,	/* virtio-mmio network device */
 	CSC_DEV_VF_82576 = 3,	/* SR-IOV VF, 82576 register interface */
 	CSC_DEV_VF_82599 = 4,	/* SR-IOV VF, 82599 register interface */

@@ -1,6 +1,6 @@
 /* Intel 82576 virtual function: register offsets, bits, descriptor and
  * mailbox formats. Shared by the NIC model (nic/), the guest driver
- * (guest/drivers/igbvf) and the tests. Facts from ../shared/REFERENCE.md
+ * (guest/drivers/igbvf) and the tests. Facts from the 82576 datasheet, summarised in docs/nic.md
  * sections 1-3; deviations are documented in docs/nic.md. */
 #ifndef CSC_COMMON_VF82576_H
 #define CSC_COMMON_VF82576_H

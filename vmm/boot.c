@@ -18,7 +18,7 @@ void boot_build_page_tables(uint8_t *ram)
 	uint64_t *pd = (uint64_t *)(ram + CSC_PT_PD_GPA);
 	uint64_t *pt = (uint64_t *)(ram + CSC_PT_LOW_GPA);
 	/* User-accessible everywhere: drivers and applications run at ring 3
-	 * (PLATFORM.md) and touch RAM and device registers directly. */
+	 * (docs/platform-notes.md) and touch RAM and device registers directly. */
 	const uint64_t flags = PTE_P | PTE_W | PTE_U;
 
 	memset(pml4, 0, CSC_PAGE_SIZE);

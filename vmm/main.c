@@ -18,7 +18,7 @@
 #include "../common/bootinfo.h"
 #include "../common/layout.h"
 #include "../common/log.h"
-#include "../common/platform.h"
+#include "../common/platform_regs.h"
 #include "accel/accel.h"
 #include "api.h"
 #include "boot.h"

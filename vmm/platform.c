@@ -11,7 +11,7 @@
 
 #include "../common/layout.h"
 #include "../common/log.h"
-#include "../common/platform.h"
+#include "../common/platform_regs.h"
 #include "devstate_check.h"
 #include "migration/devstate.h"
 #include "migration/stream.h"
@@ -41,7 +41,6 @@ struct platform {
 	_Atomic uint32_t migrated_gen;	/* CSC_PLAT_MIGRATED */
 };
 
-/* Migratable state (STYLE item 6): a plain, versioned struct. */
 #define PLATFORM_STATE_VERSION 2	/* 1 was a memcpy of a host struct */
 /* Migratable state, version 2, little-endian, field by field:
  *   +0  u32 console_tail   +4  u32 migrated_gen

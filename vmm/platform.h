@@ -1,4 +1,4 @@
-/* The platform device (register map in common/platform.h): console, exit,
+/* The platform device (register map in common/platform_regs.h): console, exit,
  * fault reports, boot-progress marks and a test interrupt. */
 #ifndef CSC_VMM_PLATFORM_H
 #define CSC_VMM_PLATFORM_H

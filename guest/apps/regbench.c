@@ -4,7 +4,7 @@
  *   VF read:        a round trip to compsc-nic
  * n=COUNT accesses of each (default 2000). Prints microseconds per access. */
 #include "../../common/bootinfo.h"
-#include "../../common/platform.h"
+#include "../../common/platform_regs.h"
 #include "../drivers/igbvf/igbvf.h"
 #include "apps.h"
 #include "guest/rt.h"

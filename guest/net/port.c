@@ -6,7 +6,7 @@
 u32_t sys_now(void)
 {
 	/* clock_ms() comes from the TSC, which stays monotonic across a
-	 * migration between VMMs on one machine (PLATFORM.md). */
+	 * migration between VMMs on one machine (docs/platform-notes.md). */
 	return (u32_t)clock_ms();
 }
 

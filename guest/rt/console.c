@@ -1,9 +1,9 @@
-/* Console output through the shared ring (common/platform.h): bytes go into
+/* Console output through the shared ring (common/platform_regs.h): bytes go into
  * guest memory, the doorbell costs one MMIO exit per line, not per byte. */
 #include <stdarg.h>
 
 #include "../../common/layout.h"
-#include "../../common/platform.h"
+#include "../../common/platform_regs.h"
 #include "guest/format.h"
 #include "guest/rt.h"
 #include "rt_internal.h"

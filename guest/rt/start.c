@@ -3,7 +3,7 @@
 #include <stdarg.h>
 
 #include "../../common/bootinfo.h"
-#include "../../common/platform.h"
+#include "../../common/platform_regs.h"
 #include "guest/arch.h"
 #include "guest/format.h"
 #include "guest/rt.h"

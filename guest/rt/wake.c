@@ -2,7 +2,7 @@
  * Cheap by design: the register is written only when the new deadline is
  * earlier than the one already armed (or that one has passed), so a loop
  * that sleeps again and again towards the same deadline costs no exit. */
-#include "../../common/platform.h"
+#include "../../common/platform_regs.h"
 #include "guest/rt.h"
 #include "rt_internal.h"
 

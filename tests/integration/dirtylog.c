@@ -19,7 +19,7 @@
 #include "../../common/bootinfo.h"
 #include "../../common/layout.h"
 #include "../../common/log.h"
-#include "../../common/platform.h"
+#include "../../common/platform_regs.h"
 #include "../../vmm/accel/accel.h"
 #include "../../vmm/boot.h"
 #include "../../vmm/elf_loader.h"

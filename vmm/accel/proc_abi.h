@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-#include "../../common/platform.h"
+#include "../../common/platform_regs.h"
 
 #define PROC_SANDBOX_NAME	"compsc-vcpu-proc"
 #define PROC_FD_SOCK		3

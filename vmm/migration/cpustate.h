@@ -1,7 +1,7 @@
 /* vCPU and VM (irqchip, clock) state: save from KVM, send as records,
  * receive and check (no KVM needed: unit-testable), load into KVM.
  *
- * Order (REFERENCE.md section 4): save MP_STATE first and VCPU_EVENTS last
+ * Order (the order KVM needs; docs/migration-stream.md): save MP_STATE first and VCPU_EVENTS last
  * with every vCPU paused; load MP_STATE, REGS, SREGS, XSAVE, XCRS,
  * DEBUGREGS, LAPIC, MSRS (TSC before TSC_DEADLINE, in a last chunk),
  * VCPU_EVENTS; then CLOCK (flags cleared), IRQCHIP (PIC master, slave,

@@ -6,7 +6,7 @@
 
 #include "../../../common/bootinfo.h"
 #include "../../../common/layout.h"
-#include "../../../common/platform.h"
+#include "../../../common/platform_regs.h"
 #include "guest/arch.h"
 
 #define GATE_INTERRUPT_DPL0 0x8e

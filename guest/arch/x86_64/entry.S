@@ -1,7 +1,7 @@
 /* Ring-0 entry, exception and interrupt stubs, the system-call gate.
  *
  * Ring-0 code is emulated instruction by instruction on PVM hosts
- * (PLATFORM.md: ~1-4 us each), so everything here is as short as it can be:
+ * (docs/platform-notes.md: ~1-4 us each), so everything here is as short as it can be:
  * an interrupt costs about a dozen ring-0 instructions, and all real work
  * happens at ring 3, which runs natively. */
 

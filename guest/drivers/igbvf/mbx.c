@@ -1,4 +1,4 @@
-/* VF side of the PF mailbox (REFERENCE.md section 3). */
+/* VF side of the PF mailbox (the 82576 VF mailbox; formats in common/vf82576.h, the PF side in docs/nic.md). */
 #include "../../../common/csc_errno.h"
 #include "guest/rt.h"
 #include "igbvf.h"

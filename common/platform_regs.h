@@ -2,7 +2,7 @@
  *
  * One MMIO window (listed in the boot information as CSC_DEV_PLATFORM) with
  * 32-bit registers. Port I/O cannot be used from ring 3 on PVM hosts
- * (PLATFORM.md), so everything the guest needs from the VMM is a memory
+ * (docs/platform-notes.md), so everything the guest needs from the VMM is a memory
  * access here.
  *
  *   0x00 ID        RO  CSC_PLATFORM_ID
@@ -29,8 +29,8 @@
  * appends at head and rings CONSOLE; the VMM consumes up to head, advances
  * tail. Both indices run freely modulo 2^32.
  */
-#ifndef CSC_COMMON_PLATFORM_H
-#define CSC_COMMON_PLATFORM_H
+#ifndef CSC_COMMON_PLATFORM_REGS_H
+#define CSC_COMMON_PLATFORM_REGS_H
 
 #include <stdint.h>
 
