@@ -12,7 +12,9 @@ CHECKS = ["greeting lists the commands", "malformed JSON: error reply", "a 200 K
           "non-object and missing execute: error replies", "unknown command: CommandNotFound",
           "migrate with bad arguments: error replies", "pause stops the guest, resume restarts it",
           "query-migrate before any migration: status none", "compsc status prints the VM state",
-          "the guest kept running through all of it", "quit ends the VMM with status 0"]
+          "the guest kept running through all of it", "quit ends the VMM with status 0",
+          "compsc migrate --help: usage with every option, exit 0, nothing connected",
+          "compsc usage errors (unknown option, missing --to, unknown subcommand): exit 2, no connect"]
 problem = accel_problem()
 if problem:
     for c in CHECKS:
@@ -60,4 +62,20 @@ with tmpdir() as tmp:
         t.ok(v.wait_exit(5) == 0, CHECKS[10], v.log())
     finally:
         v.stop()
+
+    # The command line as a user meets it: --help never becomes a socket
+    # path, bad options are named, and nothing connects before the
+    # arguments are right (the socket paths here do not exist).
+    r = run_cli(["migrate", "--help"])
+    t.ok(r.returncode == 0 and "Usage: compsc migrate VM --to tcp:HOST:PORT" in r.stdout
+         and all(o in r.stdout for o in ("--downtime-ms", "--bandwidth", "--max-rounds", "--max-precopy-ms",
+                                          "--timeout-ms", "--json"))
+         and "cannot connect" not in r.stderr, CHECKS[11], r.stdout + r.stderr)
+    nowhere = f"{tmp}/nowhere.sock"
+    bad = [run_cli(["migrate", nowhere, "--to", "tcp:127.0.0.1:1", "--bogus", "1"]),
+           run_cli(["migrate", nowhere]), run_cli(["frob", nowhere])]
+    t.ok([b.returncode for b in bad] == [2, 2, 2] and "unknown option '--bogus'" in bad[0].stderr
+         and "--to tcp:HOST:PORT is required" in bad[1].stderr and "unknown subcommand 'frob'" in bad[2].stderr
+         and not any("cannot connect" in b.stderr for b in bad), CHECKS[12],
+         "\n".join(b.stderr for b in bad))
 t.done()

@@ -2,9 +2,10 @@
  *
  *   compsc status VM [--json]
  *   compsc migrate VM --to tcp:HOST:PORT [--downtime-ms N] [--bandwidth B]
- *                     [--max-rounds N] [--json]
+ *                     [--max-rounds N] [--max-precopy-ms N] [--timeout-ms N] [--json]
  *   compsc cancel VM
  *   compsc quit VM
+ *   compsc [SUBCOMMAND] --help
  *
  * VM is the path of a compsc-vmm control socket (--api PATH). migrate shows
  * a live progress line (stage, round, transferred, remaining, dirty rate)
@@ -31,18 +32,65 @@ struct conn {
 	size_t len;
 };
 
-static int usage(void)
+/* Each subcommand's synopsis and help, printed by `compsc SUB --help` and
+ * (synopses only) by `compsc --help`. The limits of migrate's numbers are
+ * the VMM's (docs/api.md): it checks them and says which one is wrong. */
+static const struct subcommand {
+	const char *name;
+	const char *synopsis;
+	const char *help;
+} subcommands[] = {
+	{ "status", "compsc status VM [--json]",
+	  "Shows the VM's run state, memory, vCPUs, devices and migration.\n"
+	  "  --json               the control socket's answer as JSON\n" },
+	{ "migrate", "compsc migrate VM --to tcp:HOST:PORT [options]",
+	  "Live-migrates the VM to a compsc-vmm started with --incoming tcp:HOST:PORT,\n"
+	  "showing progress, and ends with a report (downtime, total time, bytes,\n"
+	  "rounds, time per stage). The source keeps running if anything fails.\n"
+	  "  --to tcp:HOST:PORT   the destination (required)\n"
+	  "  --downtime-ms N      downtime budget: pre-copy stops when the rest fits (default 300)\n"
+	  "  --bandwidth B        bytes per second, e.g. 100M (default unlimited)\n"
+	  "  --max-rounds N       pre-copy rounds at most (default 30)\n"
+	  "  --max-precopy-ms N   pre-copy time at most (default 60000)\n"
+	  "  --timeout-ms N       how long to wait for the destination at each step (default 5000)\n"
+	  "  --json               print the final report as JSON\n" },
+	{ "cancel", "compsc cancel VM", "Cancels the VM's outgoing migration; the VM keeps running here.\n" },
+	{ "quit", "compsc quit VM", "Stops the VM (its console is flushed, devices detached).\n" },
+};
+
+static const struct subcommand *find_subcommand(const char *name)
 {
-	fprintf(stderr,
-		"Usage: compsc status VM [--json]\n"
-		"       compsc migrate VM --to tcp:HOST:PORT [--downtime-ms N] [--bandwidth B]\n"
-		"                         [--max-rounds N] [--json]\n"
-		"       compsc cancel VM\n"
-		"       compsc quit VM\n"
-		"VM is a compsc-vmm control socket path (compsc-vmm --api PATH).\n"
-		"B is bytes per second, e.g. 100M.\n");
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		if (strcmp(subcommands[i].name, name) == 0)
+			return &subcommands[i];
+	return NULL;
+}
+
+static void print_usage(FILE *out, const struct subcommand *only)
+{
+	if (only) {
+		fprintf(out, "Usage: %s\n%s", only->synopsis, only->help);
+	} else {
+		for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+			fprintf(out, "%s %s\n", i ? "      " : "Usage:", subcommands[i].synopsis);
+		fprintf(out, "       compsc SUBCOMMAND --help\n");
+	}
+	fprintf(out, "VM is a compsc-vmm control socket path (compsc-vmm --api PATH).\n");
+}
+
+static const struct subcommand *current;	/* for usage errors */
+
+/* A usage error: what was wrong, then the synopsis; exit status 2. */
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "compsc%s%s: ", current ? " " : "", current ? current->name : "");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n");
+	print_usage(stderr, current);
 	return 2;
 }
+
+
 
 static int conn_open(struct conn *c, const char *path)
 {
@@ -220,37 +268,43 @@ static void on_mig_event(json_t *ev, void *arg)
 	}
 }
 
-static int do_migrate(struct conn *c, int argc, char **argv)
+/* migrate's options, checked before anything connects: returns 0 with the
+ * command's arguments, or the usage-error status. */
+static int parse_migrate_args(int argc, char **argv, json_t *args, struct mig_watch *w)
 {
-	json_t *args = json_object();
-	struct mig_watch w = { .tty = isatty(2) };
-
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--json") == 0) {
-			w.json = true;
+			w->json = true;
 			continue;
 		}
+		if (strcmp(a, "--to") && strcmp(a, "--bandwidth") && strcmp(a, "--downtime-ms") &&
+		    strcmp(a, "--max-rounds") && strcmp(a, "--max-precopy-ms") && strcmp(a, "--timeout-ms"))
+			return usage_error("unknown option '%s'", a);
 		if (i + 1 >= argc)
-			return usage();
+			return usage_error("option %s needs a value", a);
 		const char *v = argv[++i];
 		char *end;
 		if (strcmp(a, "--to") == 0) {
 			json_object_set_new(args, "uri", json_string(v));
 		} else if (strcmp(a, "--bandwidth") == 0) {
 			json_object_set_new(args, "bandwidth", json_string(v));
-		} else if (strcmp(a, "--downtime-ms") == 0 || strcmp(a, "--max-rounds") == 0 ||
-			   strcmp(a, "--max-precopy-ms") == 0 || strcmp(a, "--timeout-ms") == 0) {
-			long long n = strtoll(v, &end, 10);
-			if (*end || n < 0)
-				return usage();
-			json_object_set_new(args, a + 2, json_integer(n));
 		} else {
-			return usage();
+			long long n = strtoll(v, &end, 10);
+			if (*end || end == v || n < 0)
+				return usage_error("'%s' is not a number of milliseconds or rounds", v);
+			json_object_set_new(args, a + 2, json_integer(n));
 		}
 	}
 	if (!json_object_get(args, "uri"))
-		return usage();
+		return usage_error("%s", "--to tcp:HOST:PORT is required");
+	return 0;
+}
+
+static int do_migrate(struct conn *c, json_t *args, struct mig_watch *wp)
+{
+	struct mig_watch w = *wp;
+
 	json_t *rep = command(c, json_pack("{s:s,s:o}", "execute", "migrate", "arguments", args), on_mig_event, &w);
 	if (!rep || json_object_get(rep, "error")) {
 		fprintf(stderr, "compsc: migrate: %s\n", error_desc(rep));
@@ -330,11 +384,32 @@ int main(int argc, char **argv)
 	static struct conn c;
 	bool eof;
 
-	if (argc < 3)
-		return usage();
-	const char *cmd = argv[1], *vm = argv[2];
-	if (strcmp(cmd, "status") && strcmp(cmd, "migrate") && strcmp(cmd, "cancel") && strcmp(cmd, "quit"))
-		return usage();
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		const struct subcommand *sc = argc > 2 ? find_subcommand(argv[2]) : NULL;
+		print_usage(argc < 2 ? stderr : stdout, sc);
+		return argc < 2 ? 2 : 0;
+	}
+	const char *cmd = argv[1];
+	current = find_subcommand(cmd);
+	if (!current)
+		return usage_error("unknown subcommand '%s'", cmd);
+	/* --help anywhere after the subcommand: its usage, and nothing else
+	 * (never taken for a socket path). */
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			print_usage(stdout, current);
+			return 0;
+		}
+	}
+	if (argc < 3 || argv[2][0] == '-')
+		return usage_error("%s", "the VM's control socket path comes first");
+	const char *vm = argv[2];
+	json_t *mig_args = json_object();
+	struct mig_watch mig_w = { .tty = isatty(2) };
+	int ret;
+	if (strcmp(cmd, "migrate") == 0 && (ret = parse_migrate_args(argc - 3, argv + 3, mig_args, &mig_w)))
+		return ret;
 	if (conn_open(&c, vm) < 0)
 		return 1;
 	json_t *greeting = conn_next(&c, 5000, &eof);
@@ -344,11 +419,11 @@ int main(int argc, char **argv)
 	}
 	json_decref(greeting);
 	if (strcmp(cmd, "migrate") == 0)
-		return do_migrate(&c, argc - 3, argv + 3);
+		return do_migrate(&c, mig_args, &mig_w);
 	if (argc == 4 && strcmp(cmd, "status") == 0 && strcmp(argv[3], "--json") == 0)
 		json_json = true;
 	else if (argc != 3)
-		return usage();
+		return usage_error("unexpected argument '%s'", argv[3]);
 	const char *exec = strcmp(cmd, "cancel") == 0 ? "migrate-cancel" : cmd;
 	json_t *rep = command(&c, json_pack("{s:s}", "execute", exec), NULL, NULL);
 	if (!rep || json_object_get(rep, "error")) {
