@@ -296,6 +296,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		vm->defer_vcpus = true;
+		vm_state_event(vm, VM_EV_LISTEN, NULL, 0);
 		fprintf(stderr, "compsc-vmm: incoming: listening on %s (port %u)\n", incoming, port);
 		status = vm_run(vm);
 		goto out;
@@ -324,6 +325,7 @@ int main(int argc, char **argv)
 	log_info("guest %s: entry 0x%" PRIx64 ", %" PRIu64 " MiB RAM, TSC %" PRIu64 " kHz", guest,
 		 img.entry, ram_size >> 20, vm->tsc_khz);
 
+	vm_state_event(vm, VM_EV_BOOT, NULL, 0);
 	status = vm_run(vm);
 	if (timing) {
 		uint64_t main_ns = platform_mark_time(vm->platform, CSC_MARK_MAIN);

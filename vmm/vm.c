@@ -44,6 +44,8 @@ int vm_create(struct vm *vm, const struct accel_ops *accel, uint64_t ram_size, u
 	vm->ram_size = ram_size;
 	vm->n_vcpus = n_vcpus;
 	vm->start_ns = now_ns();
+	pthread_mutex_init(&vm->state_lock, NULL);
+	vm->state = VM_STATE_CREATED;
 	pthread_mutex_init(&vm->run_lock, NULL);
 	pthread_mutex_init(&vm->pause_lock, NULL);
 	pthread_mutex_init(&vm->kick_lock, NULL);
@@ -311,12 +313,42 @@ int vm_start_vcpus(struct vm *vm)
 	return 0;
 }
 
+int vm_state_event(struct vm *vm, enum vm_event ev, char *err, size_t errlen)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&vm->state_lock);
+	int next = vm_state_next(vm->state, ev, vm->state_before_migration);
+	if (next < 0) {
+		if (err)
+			snprintf(err, errlen, "cannot %s: the VM is %s", vm_event_name(ev), vm_state_name(vm->state));
+		ret = -EPERM;
+	} else {
+		if (ev == VM_EV_MIGRATE)
+			vm->state_before_migration = vm->state;
+		if ((enum vm_state)next != vm->state)
+			log_info("vm: %s -> %s (%s)", vm_state_name(vm->state), vm_state_name(next), vm_event_name(ev));
+		vm->state = (enum vm_state)next;
+	}
+	pthread_mutex_unlock(&vm->state_lock);
+	return ret;
+}
+
+enum vm_state vm_state_get(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->state_lock);
+	enum vm_state s = vm->state;
+	pthread_mutex_unlock(&vm->state_lock);
+	return s;
+}
+
 void vm_request_exit(struct vm *vm, int status)
 {
 	bool expected = false;
 
 	if (!atomic_compare_exchange_strong(&vm->stopping, &expected, true))
 		return;
+	vm_state_event(vm, VM_EV_EXIT, NULL, 0);	/* allowed from every state */
 	vm->exit_status = status;
 	vm->exit_request_ns = now_ns();
 	for (unsigned i = 0; i < vm->n_vcpus; i++)

@@ -13,6 +13,7 @@
 #include "bus.h"
 #include "event_loop.h"
 #include "irq.h"
+#include "vm_state.h"
 
 #define VM_MAX_VCPUS 8
 #define VM_MAX_VFS 4
@@ -100,6 +101,11 @@ struct vm {
 	struct mig_registry *mig_devices;	/* device-state registry */
 	struct migration *mig;			/* outgoing/incoming migration */
 
+	/* The lifecycle state machine (vm_state.h); state_lock guards both. */
+	pthread_mutex_t state_lock;
+	enum vm_state state;
+	enum vm_state state_before_migration;
+
 	/* Lifecycle: the first vm_request_exit() wins and stops everything. */
 	atomic_bool stopping;
 	int exit_status;
@@ -116,6 +122,11 @@ void vm_destroy(struct vm *vm);
 /* Starts the vCPU threads, runs the event loop until the guest exits or
  * faults, joins the vCPUs; returns the process exit status. */
 int vm_run(struct vm *vm);
+
+/* Moves the state machine; -EPERM with "cannot EVENT: the VM is STATE" in
+ * err when the table forbids the event now. Any thread. */
+int vm_state_event(struct vm *vm, enum vm_event ev, char *err, size_t errlen);
+enum vm_state vm_state_get(struct vm *vm);
 
 /* Any thread: ends the VM with this status (first caller wins). */
 void vm_request_exit(struct vm *vm, int status);
