@@ -249,7 +249,7 @@ static void listener_readable(void *opaque, uint32_t events)
 
 int pf_ctl_listen(struct nic *nic, const char *path, char *err, size_t err_len)
 {
-	int fd = unix_sock_listen(path, CTL_MAX_CLIENTS, 0, err, err_len);
+	int fd = unix_sock_listen(path, CTL_MAX_CLIENTS, 0, UNIX_SOCK_PRIVATE, err, err_len);
 
 	if (fd < 0)
 		return fd;

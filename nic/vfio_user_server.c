@@ -412,7 +412,9 @@ int vfio_user_listen(struct nic *nic, unsigned vf, const char *path, char *err, 
 {
 	struct nic_vf_slot *s = &nic->slot[vf];
 
-	s->listen_fd = unix_sock_listen(path, 4, 0, err, err_len);
+	/* 0600, or 0660 for the group of $COMPSC_SOCKET_GROUP: VMMs of
+	 * another user can be let in without opening pf.sock to them. */
+	s->listen_fd = unix_sock_listen(path, 4, 0, UNIX_SOCK_GROUP, err, err_len);
 	if (s->listen_fd < 0) {
 		int ret = s->listen_fd;
 		s->listen_fd = -1;

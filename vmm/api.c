@@ -406,7 +406,7 @@ struct api *api_create(struct vm *vm, const char *path, char *err, size_t errlen
 	}
 	api->vm = vm;
 	snprintf(api->path, sizeof(api->path), "%s", path);
-	api->listen_fd = unix_sock_listen(path, 8, SOCK_NONBLOCK, why, sizeof(why));
+	api->listen_fd = unix_sock_listen(path, 8, SOCK_NONBLOCK, UNIX_SOCK_PRIVATE, why, sizeof(why));
 	if (api->listen_fd < 0) {
 		snprintf(err, errlen, "--api: %s", why);
 		free(api);
