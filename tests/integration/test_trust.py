@@ -84,6 +84,41 @@ def client(uid, gid, path, data, until="one"):
         return {"error": str(r)}
 
 
+# ---- the run directory -------------------------------------------------------------
+CHECKS_DIR = ["--dir world-writable: refused, exit 2", "--dir group-writable: refused, exit 2",
+              "--dir a file: refused, exit 2", "--dir created 0700", "--dir owned by another user: refused, exit 2"]
+with tempfile.TemporaryDirectory(prefix="compsc-trust-") as tmp:
+    wire = f"dgram:{tmp}/wire"
+    for perm, name in [(0o777, CHECKS_DIR[0]), (0o770, CHECKS_DIR[1])]:
+        d = os.path.join(tmp, f"run{perm:o}")
+        os.mkdir(d)
+        os.chmod(d, perm)
+        # Before the check existed the NIC served such a directory: the
+        # timeout ends it, and the test fails on the status.
+        r = run([NIC, "--uplink", wire, "--vfs", "1", "--dir", d], timeout=5)
+        t.ok(one_line_error(r, 2, f"--dir {d}: group- or world-writable") and not os.path.exists(f"{d}/pf.sock"),
+             name, r)
+    f = os.path.join(tmp, "plain")
+    open(f, "w").close()
+    r = run([NIC, "--uplink", wire, "--vfs", "1", "--dir", f], timeout=5)
+    t.ok(one_line_error(r, 2, "not a directory"), CHECKS_DIR[2], r)
+
+    d = os.path.join(tmp, "fresh")
+    nic = Background([NIC, "--uplink", wire, "--vfs", "1", "--dir", d])
+    ready = nic.wait_for("ready", 10, stream="err")
+    created = mode(d) if os.path.isdir(d) else None
+    nic.stop()
+    t.ok(ready and created == 0o700, CHECKS_DIR[3], f"mode {created and oct(created)}\n{nic}")
+
+    if AS_ROOT:
+        d = os.path.join(tmp, "theirs")
+        os.mkdir(d, 0o700)
+        os.chown(d, NOBODY, NOBODY)
+        r = run([NIC, "--uplink", wire, "--vfs", "1", "--dir", d], timeout=5)
+        t.ok(one_line_error(r, 2, f"--dir {d}: owned by uid {NOBODY}"), CHECKS_DIR[4], r)
+    else:
+        t.skip(CHECKS_DIR[4], "needs root (to give a directory to another user)")
+
 # ---- socket modes ----------------------------------------------------------------------
 with Nic(vfs=1) as nic:
     t.ok(mode(nic.sock("pf")) == 0o600 and mode(nic.vf(0)) == 0o600,
