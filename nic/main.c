@@ -4,7 +4,8 @@
  *              [--mac-base MAC] [--rate 1g|10g] [--log-level L]
  *
  * Creates RUNDIR/vf0.sock .. vfN-1.sock (vfio-user, one VMM each) and
- * RUNDIR/pf.sock (the host's control). Runs until SIGINT/SIGTERM. */
+ * RUNDIR/pf.sock (the host's control), for this user, root and the group
+ * of $COMPSC_SOCKET_GROUP only (docs/nic.md). Runs until SIGINT/SIGTERM. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -41,7 +42,10 @@ static void usage(FILE *out)
 		"  --mac-base MAC     MAC of VF 0; VF n gets MAC + n (default 02:00:00:00:00:10)\n"
 		"  --rate 1g|10g      uplink line rate (default 1g; 'off' for unlimited)\n"
 		"  --log-level LEVEL  error, warn, info or debug (default info)\n"
-		"  --help             this text\n");
+		"  --help             this text\n"
+		"\n"
+		"Sockets are 0600 and serve only this user and root. COMPSC_SOCKET_GROUP=GROUP\n"
+		"admits that group's members too, and makes the VF sockets 0660 of GROUP.\n");
 }
 
 /* A refusal of the environment (not of the command line's syntax): one

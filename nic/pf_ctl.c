@@ -231,7 +231,9 @@ static void listener_readable(void *opaque, uint32_t events)
 	struct nic *nic = opaque;
 
 	(void)events;
-	int fd = accept4(nic->ctl_listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	/* pf.sock assigns VFs and their MACs: only a trusted peer is served
+	 * (the owner's uid, root or the configured group; unix_sock.h). */
+	int fd = unix_sock_accept(nic->ctl_listen_fd, 0, "pf.sock", &nic->ctl_refused_log);
 	if (fd < 0)
 		return;
 	struct ctl_client *c = calloc(1, sizeof(*c));

@@ -124,6 +124,75 @@ with Nic(vfs=1) as nic:
     t.ok(mode(nic.sock("pf")) == 0o600 and mode(nic.vf(0)) == 0o600,
          "pf.sock and vf0.sock are created 0600", f"{oct(mode(nic.sock('pf')))} {oct(mode(nic.vf(0)))}")
 
+# ---- the peer check on the NIC's sockets -----------------------------------------------
+CHECKS_NIC = ["pf.sock: another user is closed without an answer, root is served",
+              "pf.sock: refused peers are logged, rate-limited",
+              "vf0.sock: another user is closed without an answer, the VF stays free for root",
+              "COMPSC_SOCKET_GROUP: run directory 0710 and vf sockets 0660 of the group, pf.sock 0600",
+              "COMPSC_SOCKET_GROUP: a group member is served on vf0.sock, another user is not",
+              "COMPSC_SOCKET_GROUP naming no group: refused, exit 2"]
+if AS_ROOT:
+    with Nic(vfs=1) as nic:
+        # Past the file modes (what a careless chmod would do): only the
+        # peer check stands between another user and the NIC.
+        os.chmod(nic.dir, 0o711)
+        os.chmod(nic.sock("pf"), 0o666)
+        os.chmod(nic.vf(0), 0o666)
+        theirs = client(NOBODY, NOBODY, nic.sock("pf"), "list\\n")
+        mine = nic.ctl("list")
+        t.ok(theirs.get("connected") and theirs.get("closed") and theirs.get("reply") == ""
+             and len(mine.get("vfs", [])) == 1 and nic.alive(), CHECKS_NIC[0], f"{theirs}\n{nic.read_log()}")
+        flood = run(as_user(NOBODY, NOBODY, [sys.executable, "-c", f"""
+import socket
+for _ in range(40):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(2)
+    s.connect({nic.sock('pf')!r})
+    try:
+        s.recv(16)
+    except OSError:
+        pass
+    s.close()
+"""]), timeout=30)
+        time.sleep(0.2)
+        log = nic.read_log()
+        refused = [l for l in log.splitlines() if "pf.sock: refused" in l]
+        t.ok(flood.returncode == 0 and 1 <= len(refused) < 20 and f"uid {NOBODY}" in refused[0]
+             and nic.ctl("stats").get("uplink"),
+             CHECKS_NIC[1], f"{len(refused)} lines\n{flood}\n{log[-2000:]}")
+        theirs = client(NOBODY, NOBODY, nic.vf(0), VFU_VERSION)
+        mine = client(0, 0, nic.vf(0), VFU_VERSION)
+        t.ok(theirs.get("connected") and theirs.get("closed") and theirs.get("reply") == ""
+             and len(mine.get("reply", "")) >= 16 and "vf0: refused" in nic.read_log(),
+             CHECKS_NIC[2], f"{theirs}\n{mine}\n{nic.read_log()[-2000:]}")
+
+    with tempfile.TemporaryDirectory(prefix="compsc-trust-") as tmp:
+        d = os.path.join(tmp, "run")
+        os.chmod(tmp, 0o711)
+        nic = Background(["env", "COMPSC_SOCKET_GROUP=nogroup", NIC, "--uplink", f"dgram:{tmp}/wire",
+                          "--vfs", "1", "--dir", d])
+        try:
+            ready = nic.wait_for("ready", 10, stream="err")
+            st_dir, st_vf = os.stat(d), os.stat(f"{d}/vf0.sock")
+            t.ok(ready and stat.S_IMODE(st_dir.st_mode) == 0o710 and st_dir.st_gid == NOBODY
+                 and stat.S_IMODE(st_vf.st_mode) == 0o660 and st_vf.st_gid == NOBODY
+                 and mode(f"{d}/pf.sock") == 0o600, CHECKS_NIC[3],
+                 f"{oct(st_dir.st_mode)} {st_dir.st_gid} {oct(st_vf.st_mode)} {st_vf.st_gid}\n{nic}")
+            member = client(NOBODY, NOBODY, f"{d}/vf0.sock", VFU_VERSION)
+            os.chmod(d, 0o711)
+            os.chmod(f"{d}/vf0.sock", 0o666)
+            stranger = client(NOBODY - 1, NOBODY - 1, f"{d}/vf0.sock", VFU_VERSION)
+            t.ok(len(member.get("reply", "")) >= 16 and stranger.get("connected") and stranger.get("closed")
+                 and stranger.get("reply") == "", CHECKS_NIC[4], f"{member}\n{stranger}\n{nic}")
+        finally:
+            nic.stop()
+        r = run(["env", "COMPSC_SOCKET_GROUP=no-such-group-here", NIC, "--uplink", f"dgram:{tmp}/wire",
+                 "--vfs", "1", "--dir", f"{tmp}/run2"], timeout=5)
+        t.ok(one_line_error(r, 2, "COMPSC_SOCKET_GROUP") and "no-such-group-here" in r.stderr, CHECKS_NIC[5], r)
+else:
+    for c in CHECKS_NIC:
+        t.skip(c, "needs root and setpriv (to act as another user)")
+
 # ---- the VMM's control socket ----------------------------------------------------------
 problem = proc_problem()
 CHECKS_API = ["--api socket is created 0600"]
