@@ -103,6 +103,7 @@ struct nic {
 	uint8_t uplink_frame[65536];	/* one received frame */
 
 	int ctl_listen_fd;	/* pf_ctl.c: the host's control socket */
+	unsigned ctl_clients;	/* pf_ctl.c: connected, at most CTL_MAX_CLIENTS */
 	struct ratelimit ctl_refused_log;	/* pf_ctl.c: refused peers (see slot's) */
 };
 

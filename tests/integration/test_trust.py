@@ -193,6 +193,47 @@ else:
     for c in CHECKS_NIC:
         t.skip(c, "needs root and setpriv (to act as another user)")
 
+# ---- pf.sock client limit ------------------------------------------------------------
+with Nic(vfs=1) as nic:
+    idle = []
+    for _ in range(8):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(5)
+        s.connect(nic.sock("pf"))
+        idle.append(s)
+    extra = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    extra.settimeout(5)
+    extra.connect(nic.sock("pf"))
+    # Read first: had it sent a command, the NIC's close with that
+    # command unread would reset the connection, the answer with it.
+    try:
+        answer = extra.recv(65536)
+    except (socket.timeout, ConnectionResetError) as e:
+        answer = str(e).encode()
+    try:
+        extra.sendall(b"list\n")
+        closed = extra.recv(1) == b""
+    except (BrokenPipeError, ConnectionResetError):
+        closed = True
+    except socket.timeout:
+        closed = False
+    extra.close()
+    idle.pop().close()
+    served = None
+    for _ in range(50):	# the NIC sees the close, then the new client
+        try:
+            served = nic.ctl("list")
+            if "vfs" in served:
+                break
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    for s in idle:
+        s.close()
+    t.ok(b"too many clients" in answer and closed and served and "vfs" in served and nic.alive(),
+         "pf.sock: 8 clients at most, the 9th is told so and closed; a freed slot serves again",
+         f"{answer!r} {closed} {served}\n{nic.read_log()}")
+
 # ---- the VMM's control socket ----------------------------------------------------------
 problem = proc_problem()
 CHECKS_API = ["--api socket is created 0600"]
