@@ -236,7 +236,8 @@ with Nic(vfs=1) as nic:
 
 # ---- the VMM's control socket ----------------------------------------------------------
 problem = proc_problem()
-CHECKS_API = ["--api socket is created 0600"]
+CHECKS_API = ["--api socket is created 0600", "--api: another user is closed without a greeting, root is served",
+              "--api with COMPSC_SOCKET_GROUP naming no group: refused, exit 2"]
 if problem:
     for c in CHECKS_API:
         t.skip(c, problem)
@@ -246,7 +247,23 @@ else:
         try:
             m = mode(v.sock) if os.path.exists(v.sock) else None
             t.ok(m == 0o600, CHECKS_API[0], f"{m and oct(m)}\n{v.log()}")
+            if AS_ROOT:
+                os.chmod(tmp, 0o711)
+                os.chmod(v.sock, 0o666)
+                theirs = client(NOBODY, NOBODY, v.sock, '{"execute": "status"}\\n')
+                mine = Api(v.sock)
+                status = mine.cmd("status")
+                mine.close()
+                t.ok(theirs.get("connected") and theirs.get("closed") and theirs.get("reply") == ""
+                     and "greeting" in mine.greeting and status["return"]["state"] == "running"
+                     and v.wait_err(rf"api: refused .*uid {NOBODY}", 5), CHECKS_API[1], f"{theirs}\n{v.log()}")
+            else:
+                t.skip(CHECKS_API[1], "needs root and setpriv (to act as another user)")
         finally:
             v.stop()
+        sock = os.path.join(tmp, "bad.sock")
+        r = run(["env", "COMPSC_SOCKET_GROUP=no-such-group-here", VMM, "--guest", GUEST, "--api", sock], timeout=30)
+        t.ok(r.returncode == 2 and f"compsc-vmm: --api: {UNKNOWN_GROUP}" in r.stderr
+             and not os.path.exists(sock), CHECKS_API[2], r)
 
 t.done()
