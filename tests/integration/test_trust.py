@@ -266,4 +266,76 @@ else:
         t.ok(r.returncode == 2 and f"compsc-vmm: --api: {UNKNOWN_GROUP}" in r.stderr
              and not os.path.exists(sock), CHECKS_API[2], r)
 
+# ---- the VMM and a vfio-user server it should not trust -----------------------------------
+# A vfio-user server that answers the VMM's set-up like a VF would, up to
+# DMA_MAP (which carries the guest-RAM memfd), and reports what it saw.
+FAKE_VF = r'''
+import json, os, socket, struct, sys
+REPLIES = {1: struct.pack("<HH", 0, 1) + b"{}\0", 4: struct.pack("<IIII", 16, 2, 9, 5),
+           5: struct.pack("<IIIIQQ", 32, 0, 0, 0, 16384, 0), 7: struct.pack("<IIII", 16, 0, 2, 3), 13: b""}
+l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+l.bind(sys.argv[1])
+l.listen(1)
+print("ready", flush=True)
+seen = {"bytes": 0, "commands": [], "fds": 0}
+try:
+    l.settimeout(30)
+    c, _ = l.accept()
+    c.settimeout(10)
+    buf = b""
+    while True:
+        data, fds, _, _ = socket.recv_fds(c, 65536, 8)
+        if not data:
+            break
+        seen["bytes"] += len(data)
+        seen["fds"] += len(fds)
+        for fd in fds:
+            os.close(fd)
+        buf += data
+        while len(buf) >= 16:
+            mid, cmd, size, flags, err = struct.unpack("<HHIII", buf[:16])
+            if len(buf) < size:
+                break
+            buf = buf[size:]
+            seen["commands"].append(cmd)
+            body = REPLIES.get(cmd)
+            if body is None:
+                c.sendall(struct.pack("<HHIII", mid, cmd, 16, 0x21, 1))
+            else:
+                c.sendall(struct.pack("<HHIII", mid, cmd, 16 + len(body), 1, 0) + body)
+except OSError as e:
+    seen["error"] = str(e)
+print(json.dumps(seen), flush=True)
+'''
+CHECKS_VF = ["--vf served by another user: refused with a clear message, nothing sent",
+             "--vf served by a member of COMPSC_SOCKET_GROUP: accepted (the server sees DMA_MAP)"]
+if problem or not AS_ROOT:
+    for c in CHECKS_VF:
+        t.skip(c, problem or "needs root and setpriv (to act as another user)")
+else:
+    for group, name in [(None, CHECKS_VF[0]), ("nogroup", CHECKS_VF[1])]:
+        with tempfile.TemporaryDirectory(prefix="compsc-trust-") as tmp:
+            os.chmod(tmp, 0o755)
+            d = os.path.join(tmp, "theirs")
+            os.mkdir(d)
+            os.chown(d, NOBODY, NOBODY)
+            path = os.path.join(d, "vf0.sock")
+            fake = Background(as_user(NOBODY, NOBODY, [sys.executable, "-c", FAKE_VF, path]))
+            ready = fake.wait_for("ready", 10)
+            env = ["env"] + ([f"COMPSC_SOCKET_GROUP={group}"] if group else [])
+            r = run(env + [VMM, "--guest", GUEST, "--vf", path], timeout=30)
+            fake.finish(20)
+            try:
+                seen = json.loads(fake.out[-1])
+            except (ValueError, IndexError):
+                seen = {}
+            if group is None:
+                line = [l for l in r.stderr.splitlines() if l.startswith(f"compsc-vmm: --vf: {path}: refused")]
+                t.ok(ready and r.returncode == 1 and line and f"the server uid {NOBODY}" in line[0]
+                     and "nothing sent" in line[0]
+                     and seen.get("bytes") == 0 and seen.get("fds") == 0, name, f"{seen}\n{r}\n{fake}")
+            else:
+                t.ok(ready and r.returncode == 1 and 2 in seen.get("commands", []) and seen.get("fds", 0) >= 1
+                     and "DMA_MAP" in r.stderr, name, f"{seen}\n{r}\n{fake}")
+
 t.done()
