@@ -4,7 +4,8 @@
  *              [--mac-base MAC] [--rate 1g|10g] [--log-level L]
  *
  * Creates RUNDIR/vf0.sock .. vfN-1.sock (vfio-user, one VMM each) and
- * RUNDIR/pf.sock (the host's control). Runs until SIGINT/SIGTERM. */
+ * RUNDIR/pf.sock (the host's control), for this user, root and the group
+ * of $COMPSC_SOCKET_GROUP only (docs/nic.md). Runs until SIGINT/SIGTERM. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "../common/mac.h"
+#include "../common/unix_sock.h"
 #include "nic.h"
 #include "pf_ctl.h"
 #include "veb.h"
@@ -34,11 +36,68 @@ static void usage(FILE *out)
 		"  --uplink SPEC      tap:NAME (a TAP device) or dgram:PATH (unix datagram wire;\n"
 		"                     frames go to PATH.peer)\n"
 		"  --vfs N            number of virtual functions, 1..7\n"
-		"  --dir RUNDIR       where vfN.sock and pf.sock are created\n"
+		"  --dir RUNDIR       where vfN.sock and pf.sock are created (a new RUNDIR is made\n"
+		"                     0700; an existing one must be yours and not group- or\n"
+		"                     world-writable)\n"
 		"  --mac-base MAC     MAC of VF 0; VF n gets MAC + n (default 02:00:00:00:00:10)\n"
 		"  --rate 1g|10g      uplink line rate (default 1g; 'off' for unlimited)\n"
 		"  --log-level LEVEL  error, warn, info or debug (default info)\n"
-		"  --help             this text\n");
+		"  --help             this text\n"
+		"\n"
+		"Sockets are 0600 and serve only this user and root. COMPSC_SOCKET_GROUP=GROUP\n"
+		"admits that group's members too, and makes the VF sockets 0660 of GROUP.\n");
+}
+
+/* A refusal of the environment (not of the command line's syntax): one
+ * line, usage status. */
+static int refuse(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int refuse(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("compsc-nic: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return CLI_EXIT_USAGE;
+}
+
+/* The run directory holds the sockets a VMM hands guest RAM through and
+ * the host assigns VFs through: whoever may write to it could put their
+ * own sockets in their place. So a new one is created 0700 (0710 with the
+ * group of $COMPSC_SOCKET_GROUP, which must reach the VF sockets), and an
+ * existing one must be this user's and writable by nobody else. Its
+ * parents are the administrator's to keep safe. 0, or the exit status
+ * after a message. */
+static int rundir_prepare(const char *dir)
+{
+	char err[256];
+	struct stat st;
+	gid_t gid;
+	int shared = unix_sock_group(&gid, err, sizeof(err));
+
+	if (shared < 0)
+		return refuse("%s", err);
+	if (mkdir(dir, 0700) == 0) {
+		if (shared && (chown(dir, (uid_t)-1, gid) < 0 || chmod(dir, 0710) < 0))
+			return refuse("--dir %s: cannot open it to the group of %s: %s", dir, UNIX_SOCK_GROUP_ENV,
+				      strerror(errno));
+		return 0;
+	}
+	if (errno != EEXIST)
+		return cli_usage_error("--dir: cannot create %s: %s", dir, strerror(errno));
+	if (stat(dir, &st) < 0)
+		return refuse("--dir %s: %s", dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return refuse("--dir %s: not a directory", dir);
+	if (st.st_uid != geteuid())
+		return refuse("--dir %s: owned by uid %u, not by this user (uid %u): refused, its owner could "
+			      "replace the sockets", dir, (unsigned)st.st_uid, (unsigned)geteuid());
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return refuse("--dir %s: group- or world-writable (mode %04o): refused, anyone who can write there "
+			      "could replace the sockets", dir, (unsigned)(st.st_mode & 07777));
+	return 0;
 }
 
 struct nic_main {
@@ -149,8 +208,8 @@ int main(int argc, char **argv)
 		return cli_usage_error("unexpected argument '%s'", argv[optind]);
 	if (!uplink_spec || !cfg.n_vfs || !dir)
 		return cli_usage_error("--uplink, --vfs and --dir are required");
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return cli_usage_error("--dir: cannot create %s: %s", dir, strerror(errno));
+	if ((ret = rundir_prepare(dir)))
+		return ret;
 
 	struct nic_main *m = calloc(1, sizeof(*m));
 	if (!m || evloop_init(&m->loop) < 0) {

@@ -26,12 +26,14 @@ int nic_init(struct nic *nic, const struct nic_config *cfg)
 	nic->sw = cfg->sw;
 	nic->timer_fd = -1;
 	nic->ctl_listen_fd = -1;
+	nic->ctl_refused_log = (struct ratelimit)RATELIMIT_INIT(5);
 	nic->clock = monotonic_clock;
 	for (unsigned i = 0; i < cfg->n_vfs; i++) {
 		struct nic_vf_slot *s = &nic->slot[i];
 		for (unsigned v = 0; v < VF_NUM_VECTORS; v++)
 			s->irq_fd[v] = -1;
 		s->listen_fd = -1;
+		s->refused_log = (struct ratelimit)RATELIMIT_INIT(5);
 		memcpy(s->perm_mac, cfg->mac_base, 6);
 		s->perm_mac[5] = (uint8_t)(cfg->mac_base[5] + i);
 		memcpy(s->mac, s->perm_mac, 6);

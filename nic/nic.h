@@ -69,6 +69,9 @@ struct nic_vf_slot {
 	/* The transport's: its listening socket, and the VMM connected. */
 	int listen_fd;
 	struct vfio_user_conn *conn;
+	/* Refused peers are logged at most a few times a second (a peer can
+	 * connect at will), per socket: a flood on one hides none on another. */
+	struct ratelimit refused_log;
 	uint64_t mbx_messages, mbx_nacks;
 };
 
@@ -100,6 +103,8 @@ struct nic {
 	uint8_t uplink_frame[65536];	/* one received frame */
 
 	int ctl_listen_fd;	/* pf_ctl.c: the host's control socket */
+	unsigned ctl_clients;	/* pf_ctl.c: connected, at most CTL_MAX_CLIENTS */
+	struct ratelimit ctl_refused_log;	/* pf_ctl.c: refused peers (see slot's) */
 };
 
 struct nic_config {

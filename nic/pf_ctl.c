@@ -14,6 +14,9 @@
 #include "nic.h"
 
 #define CTL_LINE_MAX 512
+/* Each client holds a 64 KiB reply buffer and a slot in the event loop:
+ * beyond this many at once, a new one is told so and closed rather than
+ * left waiting in the backlog. */
 #define CTL_MAX_CLIENTS 8
 
 struct ctl_client {
@@ -182,6 +185,7 @@ void pf_ctl_execute(struct nic *nic, const char *line, char *out_buf, size_t out
 
 static void client_close(struct ctl_client *c)
 {
+	c->nic->ctl_clients--;
 	evloop_remove(c->nic->loop, c->fd);
 	close(c->fd);
 	free(c);
@@ -231,9 +235,23 @@ static void listener_readable(void *opaque, uint32_t events)
 	struct nic *nic = opaque;
 
 	(void)events;
-	int fd = accept4(nic->ctl_listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	/* pf.sock assigns VFs and their MACs: only a trusted peer is served
+	 * (the owner's uid, root or the configured group; unix_sock.h). */
+	int fd = unix_sock_accept(nic->ctl_listen_fd, 0, "pf.sock", &nic->ctl_refused_log);
 	if (fd < 0)
 		return;
+	if (nic->ctl_clients >= CTL_MAX_CLIENTS) {
+		char busy[64];
+		uint64_t suppressed;
+		int n = snprintf(busy, sizeof(busy), "{\"error\":\"too many clients (at most %d)\"}\n",
+				 CTL_MAX_CLIENTS);
+		if (send(fd, busy, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+			log_debug("pf.sock: %s", strerror(errno));
+		if (ratelimit_pass(&nic->ctl_refused_log, &suppressed))
+			log_warn("pf.sock: refused a client: %d connected already", CTL_MAX_CLIENTS);
+		close(fd);
+		return;
+	}
 	struct ctl_client *c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
@@ -244,12 +262,14 @@ static void listener_readable(void *opaque, uint32_t events)
 	if (evloop_add(nic->loop, fd, EPOLLIN, client_readable, c) < 0) {
 		close(fd);
 		free(c);
+		return;
 	}
+	nic->ctl_clients++;
 }
 
 int pf_ctl_listen(struct nic *nic, const char *path, char *err, size_t err_len)
 {
-	int fd = unix_sock_listen(path, CTL_MAX_CLIENTS, 0, err, err_len);
+	int fd = unix_sock_listen(path, CTL_MAX_CLIENTS, 0, UNIX_SOCK_PRIVATE, err, err_len);
 
 	if (fd < 0)
 		return fd;

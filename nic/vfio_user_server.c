@@ -378,7 +378,13 @@ static void listener_readable(void *opaque, uint32_t events)
 	unsigned vf = s->vf.index;
 
 	(void)events;
-	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	/* The peer gets the VF's registers and DMA into memory it names:
+	 * only a trusted one is served (the owner's uid, root or the
+	 * configured group; unix_sock.h), and it is checked before the slot
+	 * is taken, so a refused peer cannot keep a VMM out. */
+	char what[16];
+	snprintf(what, sizeof(what), "vf%u", vf);
+	int fd = unix_sock_accept(s->listen_fd, 0, what, &s->refused_log);
 	if (fd < 0)
 		return;
 	if (s->conn) {
@@ -412,7 +418,9 @@ int vfio_user_listen(struct nic *nic, unsigned vf, const char *path, char *err, 
 {
 	struct nic_vf_slot *s = &nic->slot[vf];
 
-	s->listen_fd = unix_sock_listen(path, 4, 0, err, err_len);
+	/* 0600, or 0660 for the group of $COMPSC_SOCKET_GROUP: VMMs of
+	 * another user can be let in without opening pf.sock to them. */
+	s->listen_fd = unix_sock_listen(path, 4, 0, UNIX_SOCK_GROUP, err, err_len);
 	if (s->listen_fd < 0) {
 		int ret = s->listen_fd;
 		s->listen_fd = -1;

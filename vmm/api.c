@@ -34,6 +34,7 @@ struct api {
 	int listen_fd;
 	bool user_paused;
 	struct api_client *clients[API_MAX_CLIENTS];
+	struct ratelimit refused_log;	/* untrusted peers: logged a few times a second */
 	enum mig_status last_status;
 	enum mig_stage last_stage;
 };
@@ -362,7 +363,10 @@ static void accept_client(void *opaque, uint32_t events)
 	struct api *api = opaque;
 	(void)events;
 
-	int fd = accept4(api->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	/* The control socket can pause, migrate (send all of guest RAM
+	 * elsewhere) and quit the VM: only a trusted peer is served (this
+	 * user, root or the group of $COMPSC_SOCKET_GROUP; unix_sock.h). */
+	int fd = unix_sock_accept(api->listen_fd, SOCK_NONBLOCK, "api", &api->refused_log);
 	if (fd < 0)
 		return;
 	int slot = -1;
@@ -406,7 +410,8 @@ struct api *api_create(struct vm *vm, const char *path, char *err, size_t errlen
 	}
 	api->vm = vm;
 	snprintf(api->path, sizeof(api->path), "%s", path);
-	api->listen_fd = unix_sock_listen(path, 8, SOCK_NONBLOCK, why, sizeof(why));
+	api->refused_log = (struct ratelimit)RATELIMIT_INIT(5);
+	api->listen_fd = unix_sock_listen(path, 8, SOCK_NONBLOCK, UNIX_SOCK_PRIVATE, why, sizeof(why));
 	if (api->listen_fd < 0) {
 		snprintf(err, errlen, "--api: %s", why);
 		free(api);

@@ -26,6 +26,18 @@ int vfu_client_connect(struct vfu_client *c, const char *path, char *err, size_t
 		}
 		return fd;
 	}
+	/* The set-up that follows hands the server all of guest RAM (DMA_MAP
+	 * with the memfd): whoever listens at path must be trusted before
+	 * anything is sent. SO_PEERCRED names the process that called
+	 * listen(), as the kernel recorded it. */
+	char why[320];
+	int ret = unix_sock_peer_check(fd, why, sizeof(why));
+	if (ret < 0) {
+		close(fd);
+		snprintf(err, err_len, "%s: refused%s%s; nothing sent", path, ret == -EACCES ? ", the server " : ": ",
+			 why);
+		return ret;
+	}
 	c->fd = fd;
 	struct timeval tv = { .tv_sec = REPLY_TIMEOUT_S };
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
