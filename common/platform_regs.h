@@ -24,6 +24,15 @@
  *                      the VM arrives on a new host (live migration); the
  *                      platform interrupt is raised when it changes, so a
  *                      guest can announce itself (gratuitous ARP)
+ *   0x20 COMPSC_AREA  RW  GPA of the guest's CompSC shared area
+ *                      (compsc/shared_area.h), written by the VF driver at
+ *                      probe; 0 unregisters. The VMM checks it at once
+ *                      (inside RAM, aligned, magic and layout) and reads
+ *                      the area itself only at migration time, from one
+ *                      validated copy. Reads return what was accepted (0
+ *                      if the last write was refused).
+ *   0x24 COMPSC_STATUS RO  0 when the last COMPSC_AREA write was accepted,
+ *                      else a positive errno (EINVAL, ERANGE, ...)
  *
  * The console ring lives in guest RAM at CSC_CONSOLE_RING_GPA: the guest
  * appends at head and rings CONSOLE; the VMM consumes up to head, advances
@@ -44,6 +53,8 @@
 #define CSC_PLAT_IRQ_TEST	0x14
 #define CSC_PLAT_WAKE_US	0x18
 #define CSC_PLAT_MIGRATED	0x1C
+#define CSC_PLAT_COMPSC_AREA	0x20
+#define CSC_PLAT_COMPSC_STATUS	0x24
 #define CSC_PLAT_SIZE		0x1000
 
 enum csc_mark {
