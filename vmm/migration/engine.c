@@ -80,6 +80,41 @@ void mig_params_default(struct mig_params *p)
 	p->timeout_ms = 5000;
 }
 
+/* One row per bounded parameter: the check is data, the messages uniform. */
+int mig_params_check(const struct mig_params *p, char *err, size_t errlen)
+{
+	const struct {
+		const char *name;
+		uint64_t value, min, max;
+	} limits[] = {
+		{ "max-rounds", p->max_rounds, 0, MIG_MAX_ROUNDS_LIMIT },
+		{ "downtime-ms", p->downtime_ms, 0, MIG_DOWNTIME_MS_LIMIT },
+		{ "max-precopy-ms", p->max_precopy_ms, 0, MIG_MAX_PRECOPY_MS_LIMIT },
+		{ "timeout-ms", p->timeout_ms, MIG_TIMEOUT_MS_MIN, MIG_TIMEOUT_MS_MAX },
+		{ "stall-ms", p->stall_ms, 0, MIG_STALL_MS_LIMIT },
+	};
+
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		if (limits[i].value > limits[i].max) {
+			snprintf(err, errlen, "%s must be at most %" PRIu64, limits[i].name, limits[i].max);
+			return -EINVAL;
+		}
+		if (limits[i].value < limits[i].min) {
+			snprintf(err, errlen, "%s must be at least %" PRIu64, limits[i].name, limits[i].min);
+			return -EINVAL;
+		}
+	}
+	if (p->bandwidth && p->bandwidth < MIG_BANDWIDTH_MIN) {
+		snprintf(err, errlen, "bandwidth must be 0 (unlimited) or at least %u bytes/s", MIG_BANDWIDTH_MIN);
+		return -EINVAL;
+	}
+	if ((unsigned)p->stall_stage >= MIG_STAGE_COUNT) {
+		snprintf(err, errlen, "stall-stage is not a stage");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int mig_parse_uri(const char *uri, char *host, size_t hostlen, uint16_t *port, char *err, size_t errlen)
 {
 	const char *colon;
@@ -376,10 +411,9 @@ int mig_start_outgoing(struct vm *vm, const struct mig_params *params, char *err
 		snprintf(err, errlen, "this VM cannot migrate: %s", vm->mig_blocker);
 		return -EOPNOTSUPP;
 	}
-	if (params->max_rounds >= MIG_ROUNDS_KEPT - 1) {
-		snprintf(err, errlen, "max-rounds must be below %u", MIG_ROUNDS_KEPT - 1);
-		return -EINVAL;
-	}
+	int ret = mig_params_check(params, err, errlen);
+	if (ret < 0)
+		return ret;
 	if (m->sock >= 0) {
 		close(m->sock);
 		m->sock = -1;
@@ -398,7 +432,7 @@ int mig_start_outgoing(struct vm *vm, const struct mig_params *params, char *err
 	atomic_store(&m->thread_done, false);
 	mig_io_fd(&m->io, &m->sock);
 	m->bytes_at_start = 0;
-	int ret = pthread_create(&m->thread, NULL, mig_source_thread, m);
+	ret = pthread_create(&m->thread, NULL, mig_source_thread, m);
 	if (ret) {
 		m->p.status = MIG_STATUS_FAILED;
 		snprintf(err, errlen, "cannot start the migration thread: %s", strerror(ret));

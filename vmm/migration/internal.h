@@ -79,6 +79,7 @@ struct migration {
 	uint64_t round_left;	/* pages left in the current round */
 	uint64_t bytes_at_start;
 	uint64_t pages_total;
+	uint64_t dev_state_bytes;	/* source: device records at the last save */
 
 	/* Destination. */
 	struct accel_state *vstate;	/* vCPU/VM state as received */

@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct vm;
@@ -66,10 +67,26 @@ struct mig_params {
 	uint32_t stall_ms;
 };
 void mig_params_default(struct mig_params *p);
+
+/* The limits of each parameter, enforced in one place (mig_params_check,
+ * which mig_start_outgoing calls; the control socket and the CLI need not
+ * repeat them). */
+#define MIG_MAX_ROUNDS_LIMIT	60	/* + round 0 + stop-and-copy fit MIG_ROUNDS_KEPT */
+#define MIG_DOWNTIME_MS_LIMIT	60000	/* a longer pause is an outage, not a live migration */
+#define MIG_MAX_PRECOPY_MS_LIMIT 3600000
+#define MIG_TIMEOUT_MS_MIN	100
+#define MIG_TIMEOUT_MS_MAX	600000
+#define MIG_BANDWIDTH_MIN	(1u << 20)	/* bytes/s, unless 0 (unlimited): slower
+						 * would stretch the paused stop-and-copy */
+#define MIG_STALL_MS_LIMIT	600000
+/* 0, or -EINVAL with the first parameter out of range named in err
+ * (by its control-socket name, e.g. "max-rounds must be at most 60"). */
+int mig_params_check(const struct mig_params *p, char *err, size_t errlen);
 /* "tcp:HOST:PORT"; -EINVAL with a reason otherwise. */
 int mig_parse_uri(const char *uri, char *host, size_t hostlen, uint16_t *port, char *err, size_t errlen);
 
 #define MIG_ROUNDS_KEPT 64
+_Static_assert(MIG_MAX_ROUNDS_LIMIT + 2 <= MIG_ROUNDS_KEPT, "every round of a migration fits the report");
 
 struct mig_round {
 	uint32_t round;

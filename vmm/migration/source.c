@@ -27,6 +27,7 @@
 
 #include "../../common/log.h"
 #include "../vm.h"
+#include "precopy.h"
 
 /* Dirty logging goes through vm_mem_dirty_log_* (vm.h): the accelerator's
  * log ORed with the VMM's own bitmap. */
@@ -133,6 +134,26 @@ static int src_reservation(struct migration *m)
 	return mig_check_cancel(m);
 }
 
+/* What stop-and-copy sends besides pages, for the convergence estimate.
+ * Device state: its size when this VMM last saved it (an earlier attempt),
+ * else a guess per device (the platform's and virtio-net's states are a
+ * few hundred bytes). vCPU state: a constant per vCPU, KVM's records being
+ * the larger (XSAVE 4 KiB, LAPIC 1 KiB, MSRs, registers: ~6 KiB), plus the
+ * VM-wide clock and irqchips. Both are small next to a round of pages;
+ * they matter when the budget is tight or the link slow. */
+#define VCPU_STATE_EST (8u << 10)
+#define VM_STATE_EST (2u << 10)
+#define DEVICE_STATE_EST (1u << 10)
+
+static uint64_t state_bytes_estimate(struct migration *m)
+{
+	uint64_t dev = m->dev_state_bytes;
+
+	if (!dev)
+		dev = (uint64_t)m->vm->mig_devices->n * DEVICE_STATE_EST;
+	return dev + (uint64_t)m->vm->n_vcpus * VCPU_STATE_EST + VM_STATE_EST;
+}
+
 static int src_precopy(struct migration *m, struct mig_round *next)
 {
 	uint64_t t0, precopy_start = now_ns();
@@ -161,26 +182,27 @@ static int src_precopy(struct migration *m, struct mig_round *next)
 			return mig_fail(m, (int)dirty, "dirty log: %s", err);
 		st.dirty_pages = (uint64_t)dirty;
 		mig_ram_round_done(m, &st, t0);
-		uint64_t rate_bps = st.ns ? (uint64_t)((double)st.bytes * 1e9 / (double)st.ns) : 0;
-		uint64_t dirty_rate = st.ns ? (uint64_t)((double)dirty * 1e9 / (double)st.ns) : 0;
-		/* Estimate: dirty pages at this round's transfer rate. */
-		uint64_t est_ms = rate_bps ? (uint64_t)((double)dirty * MIG_PAGE_SIZE * 1000.0 / (double)rate_bps) : 0;
+		struct precopy_input in = {
+			.round = st.round,
+			.max_rounds = m->params.max_rounds,
+			.dirty_pages = st.dirty_pages,
+			.round_bytes = st.bytes,
+			.round_ns = st.ns,
+			.state_bytes = state_bytes_estimate(m),
+			.downtime_ms = m->params.downtime_ms,
+			.elapsed_ms = (now_ns() - precopy_start) / 1000000,
+			.max_precopy_ms = m->params.max_precopy_ms,
+		};
+		struct precopy_decision d;
+		bool stop = precopy_should_stop(&in, &d);
 		pthread_mutex_lock(&m->lock);
-		m->p.dirty_rate = dirty_rate;
-		m->p.remaining_bytes = (uint64_t)dirty * MIG_PAGE_SIZE;
+		m->p.dirty_rate = st.ns ? (uint64_t)((double)dirty * 1e9 / (double)st.ns) : 0;
+		m->p.remaining_bytes = d.remaining_bytes;
 		pthread_mutex_unlock(&m->lock);
-		const char *why = NULL;
-		if (dirty == 0)
-			why = "nothing dirty";
-		else if (est_ms <= m->params.downtime_ms)
-			why = "remaining data fits the downtime budget";
-		else if (st.round >= m->params.max_rounds)
-			why = "round limit";
-		else if ((now_ns() - precopy_start) / 1000000 >= m->params.max_precopy_ms)
-			why = "time limit";
-		if (why) {
+		if (stop) {
 			log_info("migration: pre-copy ends after round %u: %s (%" PRId64 " dirty pages, ~%" PRIu64
-				 " ms at %" PRIu64 " MiB/s)", st.round, why, dirty, est_ms, rate_bps >> 20);
+				 " ms at %" PRIu64 " MiB/s)", st.round, d.why, dirty,
+				 d.est_ms == UINT64_MAX ? 0 : d.est_ms, d.rate_bps >> 20);
 			*next = (struct mig_round){ .round = st.round + 1 };
 			return 0;
 		}
@@ -202,6 +224,7 @@ static int send_devices(struct migration *m)
 {
 	struct mig_registry *reg = m->vm->mig_devices;
 	uint8_t *buf = malloc(MIG_DEVICE_HDR_LEN + MIG_DEV_STATE_MAX);
+	uint64_t total = 0;
 	int ret = 0;
 
 	if (!buf)
@@ -221,7 +244,10 @@ static int send_devices(struct migration *m)
 		ret = mig_send(&m->io, MIG_REC_DEVICE, buf, (uint32_t)(MIG_DEVICE_HDR_LEN + len));
 		if (ret < 0)
 			ret = mig_fail(m, ret, "sending device state: %s", strerror(-ret));
+		total += MIG_HDR_LEN + MIG_DEVICE_HDR_LEN + len + MIG_CRC_LEN;
 	}
+	if (ret == 0)
+		m->dev_state_bytes = total;
 	free(buf);
 	return ret;
 }
