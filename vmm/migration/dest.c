@@ -33,6 +33,7 @@ static const struct {
 } rx_rules[] = {
 	{ MIG_REC_ROUND, MIG_BIT(MIG_STAGE_RESERVATION) | PRECOPY_ON },
 	{ MIG_REC_RAM, PRECOPY_ON },
+	{ MIG_REC_SYNC, MIG_BIT(MIG_STAGE_PRECOPY) },
 	{ MIG_REC_CPU_MP_STATE, PRECOPY_ON },
 	{ MIG_REC_CPU_REGS, PRECOPY_ON },
 	{ MIG_REC_CPU_SREGS, PRECOPY_ON },
@@ -137,7 +138,9 @@ static int dst_reservation(struct migration *m)
 		mig_send_verdict(m, MIG_REC_RESERVE_ACK, ret, err);
 		return ret;
 	}
-	ret = mig_send_verdict(m, MIG_REC_RESERVE_ACK, 0, "");
+	/* A successful verdict's reason lists the optional features this
+	 * side speaks; a source that knows none ignores it. */
+	ret = mig_send_verdict(m, MIG_REC_RESERVE_ACK, 0, MIG_FEATURES_PREFIX MIG_FEATURE_SYNC);
 	return ret < 0 ? mig_fail(m, ret, "sending RESERVE_ACK: %s", strerror(-ret)) : 0;
 }
 
@@ -156,7 +159,9 @@ static int dst_receive(struct migration *m)
 	int ret;
 
 	for (;;) {
-		ret = mig_recv(&m->io, &rec, m->rxbuf, MIG_MAX_BODY, err, sizeof(err));
+		/* Into the writer's next free slot: a RAM record is queued
+		 * where it was received, without another copy. */
+		ret = mig_recv(&m->io, &rec, mig_ram_rx_buffer(m), MIG_MAX_BODY, err, sizeof(err));
 		if (ret < 0) {
 			if (ret == -EPIPE)
 				return mig_fail(m, ret, "the source closed the connection before the end of the stream");
@@ -197,6 +202,17 @@ static int dst_receive(struct migration *m)
 			if ((ret = mig_ram_receive(m, &rec)) < 0)
 				return ret;
 			break;
+		case MIG_REC_SYNC:
+			/* The source's round timer stops at our echo: it goes
+			 * once every page before it is in guest memory. */
+			if (rec.len != 4 || mig_get32(rec.body) != m->rx_round)
+				return mig_fail(m, -EPROTO, "bad stream: SYNC for round %u in round %u",
+						rec.len == 4 ? mig_get32(rec.body) : 0, m->rx_round);
+			if ((ret = mig_ram_rx_drain(m)) < 0)
+				return ret;
+			if ((ret = mig_send(&m->io, MIG_REC_SYNC, rec.body, rec.len)) < 0)
+				return mig_fail(m, ret, "sending SYNC: %s", strerror(-ret));
+			break;
 		case MIG_REC_DEVICE:
 			if (m->p.stage == MIG_STAGE_PRECOPY)
 				mig_set_stage(m, MIG_STAGE_STOP_AND_COPY);
@@ -207,7 +223,7 @@ static int dst_receive(struct migration *m)
 			if (rec.len != MIG_END_LEN || mig_get64(rec.body) != m->pages_total)
 				return mig_fail(m, -EPROTO, "bad stream: END claims %" PRIu64 " pages, %" PRIu64 " received",
 					    rec.len == MIG_END_LEN ? mig_get64(rec.body) : 0, m->pages_total);
-			return 0;
+			return mig_ram_rx_drain(m);
 		default: /* the accelerator's vCPU/VM state */
 			if (m->p.stage == MIG_STAGE_PRECOPY)
 				mig_set_stage(m, MIG_STAGE_STOP_AND_COPY);
@@ -271,8 +287,10 @@ void *mig_dest_thread(void *arg)
 	ret = mig_auth_dest(m);
 	if (ret == 0)
 		ret = dst_reservation(m);
-	if (ret == 0)
+	if (ret == 0 && (ret = mig_ram_rx_start(m)) == 0) {
 		ret = dst_receive(m);
+		mig_ram_rx_stop(m);
+	}
 	if (ret == 0) {
 		mig_set_stage(m, MIG_STAGE_COMMITMENT);
 		uint64_t t0 = now_ns();

@@ -35,8 +35,30 @@
 
 #define MIG_BIT(s) (1u << (s))
 
+/* The destination's optional features, announced in the reason of a
+ * successful RESERVE_ACK ("features: sync"): older destinations send an
+ * empty reason, and older sources ignore it (docs/migration-stream.md). */
+#define MIG_FEATURES_PREFIX "features: "
+#define MIG_FEATURE_SYNC "sync"	/* answers SYNC at the end of a round */
+
 #define DEST_IO_TIMEOUT_MS 30000
 #define ACTIVATED_TIMEOUT_MS 10000
+
+/* Destination: the queue of RAM records between the migration thread and
+ * the writer thread (ram.c). head and tail only grow; slot = n % SLOTS. */
+#define RAM_RX_SLOTS 8
+struct ram_rx {
+	pthread_t thread;
+	bool live;
+	pthread_mutex_t lock;
+	pthread_cond_t work;	/* head moved, or stop */
+	pthread_cond_t room;	/* tail moved */
+	uint8_t *buf[RAM_RX_SLOTS];	/* MIG_MAX_BODY each: records are received into them */
+	struct mig_ram run[RAM_RX_SLOTS];
+	unsigned head, tail;
+	bool stop;
+	int error;		/* the writer's first failure (recorded with mig_fail) */
+};
 
 /* Destination: one device's state as received, loaded at commitment. */
 struct dev_blob {
@@ -80,11 +102,13 @@ struct migration {
 	uint64_t bytes_at_start;
 	uint64_t pages_total;
 	uint64_t dev_state_bytes;	/* source: device records at the last save */
+	bool peer_sync;		/* source: the destination answers SYNC */
 
 	/* Destination. */
 	struct accel_state *vstate;	/* vCPU/VM state as received */
 	struct dev_blob dev[MIG_MAX_DEVICES];
-	uint64_t *touched;	/* pages written since the VM was created */
+	uint64_t *touched;	/* pages written since the VM was created (writer thread) */
+	struct ram_rx rx;
 	uint32_t rx_round;
 	bool rx_round_seen;
 };
@@ -125,8 +149,16 @@ int mig_ram_send_bitmap(struct migration *m, const uint64_t *bitmap, struct mig_
 int mig_ram_send_round_marker(struct migration *m, uint32_t round);
 /* Publishes a finished round (its time is now - t0). */
 void mig_ram_round_done(struct migration *m, struct mig_round *st, uint64_t t0);
-/* Destination: one RAM record into guest memory. */
+/* Destination: the writer thread, from the end of the reservation until the
+ * stream is done. Records are received into mig_ram_rx_buffer() (waits for
+ * a free slot); a RAM record there is queued by mig_ram_receive(). drain
+ * waits until every queued page is in guest memory. All return the
+ * writer's failure, if any. */
+int mig_ram_rx_start(struct migration *m);
+uint8_t *mig_ram_rx_buffer(struct migration *m);
 int mig_ram_receive(struct migration *m, const struct mig_rec *rec);
+int mig_ram_rx_drain(struct migration *m);
+void mig_ram_rx_stop(struct migration *m);
 /* Destination: pages that hold data before any RAM record arrives. */
 void mig_ram_mark_touched(struct migration *m, uint64_t first_pfn, uint64_t n);
 

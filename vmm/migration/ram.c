@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -233,45 +234,172 @@ void mig_ram_round_done(struct migration *m, struct mig_round *st, uint64_t t0)
 		 st->round, st->pages, st->zero_pages, st->bytes >> 10, st->ns / 1000000);
 }
 
-/* ---- destination ----------------------------------------------------------------- */
+/* ---- destination -----------------------------------------------------------------
+ *
+ * The destination's cost is writing pages into memory it has never
+ * touched (page allocation, and on a virtualised host the host's own
+ * first-touch fault): on the machines measured (docs/migration-stream.md)
+ * that is 2-4 times the cost of receiving the bytes. So it runs on a
+ * writer thread of its own, while the migration thread receives and
+ * checks the next records:
+ *
+ *   migration thread: mig_recv into slot[head] -> CRC, parse -> head++  --+
+ *                                                                          | in order
+ *   writer thread:                  slot[tail] -> guest memory -> tail++ <-+
+ *
+ * A slot holds one record's body; the order of the queue is the order of
+ * the stream, so a zero run never overtakes an earlier write of the same
+ * page. Whoever needs the pages in place (SYNC, END) drains the queue. */
 
 static bool page_touched(struct migration *m, uint64_t pfn)
 {
 	return m->touched[pfn / 64] & (1ull << (pfn % 64));
 }
 
+static int apply_run(struct migration *m, const struct mig_ram *r)
+{
+	uint64_t pfn0 = r->gpa / MIG_PAGE_SIZE;
+
+	if (r->data) {
+		/* Written through the memfd rather than the mapping: whole
+		 * pages go straight into the page cache, without a page fault
+		 * and a clear_page each. */
+		size_t len = (size_t)r->count * MIG_PAGE_SIZE, done = 0;
+		while (done < len) {
+			ssize_t n = pwrite(m->vm->ram_fd, r->data + done, len - done, (off_t)(r->gpa + done));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return mig_fail(m, n < 0 ? -errno : -EIO, "writing guest memory at 0x%" PRIx64 ": %s",
+						r->gpa + done, n < 0 ? strerror(errno) : "short write");
+			done += (size_t)n;
+		}
+		mig_ram_mark_touched(m, pfn0, r->count);
+	} else {
+		/* Untouched pages are still holes: reading them gives zeros. */
+		for (uint32_t i = 0; i < r->count; i++)
+			if (page_touched(m, pfn0 + i))
+				memset(m->vm->ram + (pfn0 + i) * MIG_PAGE_SIZE, 0, MIG_PAGE_SIZE);
+	}
+	return 0;
+}
+
+static void *writer_thread(void *arg)
+{
+	struct migration *m = arg;
+	struct ram_rx *rx = &m->rx;
+
+	pthread_mutex_lock(&rx->lock);
+	for (;;) {
+		while (!rx->stop && rx->tail == rx->head)
+			pthread_cond_wait(&rx->work, &rx->lock);
+		if (rx->tail == rx->head)
+			break;
+		unsigned slot = rx->tail % RAM_RX_SLOTS;
+		bool skip = rx->error < 0;
+		pthread_mutex_unlock(&rx->lock);
+		/* After a failure the rest is dropped: the VM will not run. */
+		int ret = skip ? 0 : apply_run(m, &rx->run[slot]);
+		pthread_mutex_lock(&rx->lock);
+		if (ret < 0 && rx->error == 0)
+			rx->error = ret;
+		rx->tail++;
+		pthread_cond_broadcast(&rx->room);
+	}
+	pthread_mutex_unlock(&rx->lock);
+	return NULL;
+}
+
+static void rx_free(struct ram_rx *rx)
+{
+	pthread_mutex_destroy(&rx->lock);
+	pthread_cond_destroy(&rx->work);
+	pthread_cond_destroy(&rx->room);
+	for (unsigned i = 0; i < RAM_RX_SLOTS; i++)
+		free(rx->buf[i]);
+	rx->live = false;
+}
+
+int mig_ram_rx_start(struct migration *m)
+{
+	struct ram_rx *rx = &m->rx;
+	int ret = 0;
+
+	*rx = (struct ram_rx){ 0 };
+	pthread_mutex_init(&rx->lock, NULL);
+	pthread_cond_init(&rx->work, NULL);
+	pthread_cond_init(&rx->room, NULL);
+	for (unsigned i = 0; i < RAM_RX_SLOTS; i++)
+		if (!(rx->buf[i] = malloc(MIG_MAX_BODY)))
+			ret = ENOMEM;
+	if (ret == 0)
+		ret = pthread_create(&rx->thread, NULL, writer_thread, m);
+	if (ret) {
+		rx_free(rx);
+		return mig_fail(m, -ret, "cannot start the memory writer thread: %s", strerror(ret));
+	}
+	rx->live = true;
+	return 0;
+}
+
+uint8_t *mig_ram_rx_buffer(struct migration *m)
+{
+	struct ram_rx *rx = &m->rx;
+	uint8_t *buf;
+
+	pthread_mutex_lock(&rx->lock);
+	while (rx->head - rx->tail == RAM_RX_SLOTS)
+		pthread_cond_wait(&rx->room, &rx->lock);
+	buf = rx->buf[rx->head % RAM_RX_SLOTS];
+	pthread_mutex_unlock(&rx->lock);
+	return buf;
+}
+
 int mig_ram_receive(struct migration *m, const struct mig_rec *rec)
 {
+	struct ram_rx *rx = &m->rx;
 	struct mig_ram r;
 	char err[300];
 	int ret = mig_parse_ram(rec->body, rec->len, m->vm->ram_size, &r, err, sizeof(err));
 
 	if (ret < 0)
 		return mig_fail(m, ret, "bad stream: %s", err);
-	uint64_t pfn0 = r.gpa / MIG_PAGE_SIZE;
-	if (r.data) {
-		/* Written through the memfd rather than the mapping: whole
-		 * pages go straight into the page cache, without a page fault
-		 * and a clear_page each (the cost that dominated large VMs). */
-		size_t len = (size_t)r.count * MIG_PAGE_SIZE, done = 0;
-		while (done < len) {
-			ssize_t n = pwrite(m->vm->ram_fd, r.data + done, len - done, (off_t)(r.gpa + done));
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				return mig_fail(m, n < 0 ? -errno : -EIO, "writing guest memory at 0x%" PRIx64 ": %s",
-					    r.gpa + done, n < 0 ? strerror(errno) : "short write");
-			done += (size_t)n;
-		}
-		for (uint32_t i = 0; i < r.count; i++)
-			m->touched[(pfn0 + i) / 64] |= 1ull << ((pfn0 + i) % 64);
-	} else {
-		for (uint32_t i = 0; i < r.count; i++)
-			if (page_touched(m, pfn0 + i))
-				memset(m->vm->ram + (pfn0 + i) * MIG_PAGE_SIZE, 0, MIG_PAGE_SIZE);
-	}
 	m->pages_total += r.count;
-	return 0;
+	pthread_mutex_lock(&rx->lock);
+	/* rec->body is the buffer of slot head (mig_ram_rx_buffer). */
+	rx->run[rx->head % RAM_RX_SLOTS] = r;
+	rx->head++;
+	ret = rx->error;
+	pthread_cond_signal(&rx->work);
+	pthread_mutex_unlock(&rx->lock);
+	return ret;
+}
+
+int mig_ram_rx_drain(struct migration *m)
+{
+	struct ram_rx *rx = &m->rx;
+	int ret;
+
+	pthread_mutex_lock(&rx->lock);
+	while (rx->tail != rx->head)
+		pthread_cond_wait(&rx->room, &rx->lock);
+	ret = rx->error;
+	pthread_mutex_unlock(&rx->lock);
+	return ret;
+}
+
+void mig_ram_rx_stop(struct migration *m)
+{
+	struct ram_rx *rx = &m->rx;
+
+	if (!rx->live)
+		return;
+	pthread_mutex_lock(&rx->lock);
+	rx->stop = true;
+	pthread_cond_signal(&rx->work);
+	pthread_mutex_unlock(&rx->lock);
+	pthread_join(rx->thread, NULL);
+	rx_free(rx);
 }
 
 void mig_ram_mark_touched(struct migration *m, uint64_t first_pfn, uint64_t n)

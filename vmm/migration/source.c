@@ -22,7 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../common/log.h"
@@ -99,6 +102,22 @@ static int src_pre_migration(struct migration *m)
 	return mig_auth_source(m);
 }
 
+/* A successful RESERVE_ACK's reason: "features: WORD WORD ...". */
+static bool has_feature(const char *reason, const char *word)
+{
+	size_t plen = strlen(MIG_FEATURES_PREFIX), wlen = strlen(word);
+
+	if (strncmp(reason, MIG_FEATURES_PREFIX, plen) != 0)
+		return false;
+	for (const char *p = reason + plen; *p;) {
+		size_t n = strcspn(p, " ");
+		if (n == wlen && strncmp(p, word, n) == 0)
+			return true;
+		p += n + (p[n] == ' ');
+	}
+	return false;
+}
+
 static int src_reservation(struct migration *m)
 {
 	static uint8_t buf[16 + MIG_MAX_DEVICES * (MIG_DEV_NAME_LEN + 4)];
@@ -131,6 +150,7 @@ static int src_reservation(struct migration *m)
 		return mig_fail(m, ret, "destination: %s", err);
 	if (v.status < 0)
 		return mig_fail(m, v.status, "reservation failed on the destination: %s", v.reason);
+	m->peer_sync = has_feature(v.reason, MIG_FEATURE_SYNC);
 	return mig_check_cancel(m);
 }
 
@@ -152,6 +172,54 @@ static uint64_t state_bytes_estimate(struct migration *m)
 	if (!dev)
 		dev = (uint64_t)m->vm->mig_devices->n * DEVICE_STATE_EST;
 	return dev + (uint64_t)m->vm->n_vcpus * VCPU_STATE_EST + VM_STATE_EST;
+}
+
+/* ---- the end of a round ------------------------------------------------------------
+ *
+ * A round's time is what the convergence estimate divides by, so it ends
+ * when the destination has the round's pages, not when the last sendmsg
+ * returned: socket buffers on both ends hold tens of MiB (net.ipv4.tcp_wmem,
+ * tcp_rmem), which made small guests look several times faster than the
+ * link. A destination that speaks SYNC echoes it once every page before it
+ * is in guest memory; with an older one, the send queue is watched until
+ * the destination's kernel has acknowledged every byte (SIOCOUTQ = 0), which
+ * still leaves its receive buffer unaccounted for. */
+
+static int send_sync(struct migration *m, uint32_t round)
+{
+	uint8_t b[4];
+	int ret;
+
+	mig_put32(b, round);
+	if ((ret = mig_send(&m->io, MIG_REC_SYNC, b, sizeof(b))) < 0)
+		return mig_fail(m, ret, "sending SYNC: %s", strerror(-ret));
+	return 0;
+}
+
+static int wait_round_received(struct migration *m, uint32_t round)
+{
+	struct mig_rec rec;
+	int ret;
+
+	if (m->peer_sync) {
+		if ((ret = mig_recv_expect(m, MIG_REC_SYNC, &rec, "the end of the round (SYNC)")) < 0)
+			return ret;
+		if (rec.len != 4 || mig_get32(rec.body) != round)
+			return mig_fail(m, -EPROTO, "the destination answered SYNC for another round");
+		return 0;
+	}
+	uint64_t end = now_ns() + m->params.timeout_ms * 1000000ull;
+	for (;;) {
+		int queued = 0;
+		if (ioctl(m->sock, SIOCOUTQ, &queued) < 0 || queued == 0)
+			return 0;
+		if (now_ns() >= end)
+			return mig_fail(m, -ETIMEDOUT, "timed out waiting for the destination to receive round %u", round);
+		if ((ret = mig_check_cancel(m)) < 0)
+			return ret;
+		struct timespec ts = { 0, 200000 };
+		nanosleep(&ts, NULL);
+	}
 }
 
 static int src_precopy(struct migration *m, struct mig_round *next)
@@ -177,9 +245,15 @@ static int src_precopy(struct migration *m, struct mig_round *next)
 	if ((ret = mig_ram_send_round_marker(m, 0)) < 0 || (ret = mig_ram_send_all(m, &st)) < 0)
 		return ret;
 	for (;;) {
+		/* The round's end: asked for now, waited for after the dirty
+		 * log is read (the destination drains meanwhile). */
+		if (m->peer_sync && (ret = send_sync(m, st.round)) < 0)
+			return ret;
 		dirty = vm_mem_dirty_log_collect(m->vm, m->bitmap, err, sizeof(err));
 		if (dirty < 0)
 			return mig_fail(m, (int)dirty, "dirty log: %s", err);
+		if ((ret = wait_round_received(m, st.round)) < 0)
+			return ret;
 		st.dirty_pages = (uint64_t)dirty;
 		mig_ram_round_done(m, &st, t0);
 		struct precopy_input in = {
