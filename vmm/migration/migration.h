@@ -1,10 +1,11 @@
 /* Live migration engine: pre-copy over TCP between two compsc-vmm.
  *
- * The six stages (DESIGN.md): pre-migration (connect, authenticate with a
- * shared token, check CPU features), reservation (the destination checks
- * memory size and devices and allocates its memory), iterative pre-copy
- * (all RAM, then the pages dirtied in the previous round: KVM's dirty log
- * ORed with the VMM's own bitmap), stop-and-copy (vCPUs paused; last dirty
+ * The six stages (docs/migration-stream.md): pre-migration (connect,
+ * authenticate with a shared token, check CPU features), reservation (the
+ * destination checks memory size and devices and allocates its memory),
+ * iterative pre-copy (all RAM, then the pages dirtied in the previous
+ * round: the accelerator's dirty log ORed with the VMM's own bitmap, until
+ * precopy_should_stop() says so), stop-and-copy (vCPUs paused; last dirty
  * pages, vCPU, irqchip, clock and device state), commitment (the
  * destination has loaded everything and says READY; the source sends
  * COMMIT and from then on never resumes), activation (the destination runs
@@ -16,7 +17,9 @@
  * job (exit after a completed outgoing migration, vCPU start after an
  * incoming one). Failure rule: until COMMIT the source VM is the VM; any
  * failure resumes it (the thread does that itself, so the pause is bounded
- * by the I/O timeout). */
+ * by the I/O timeout).
+ *
+ * The engine's pieces are listed in internal.h. */
 #ifndef CSC_VMM_MIGRATION_H
 #define CSC_VMM_MIGRATION_H
 
