@@ -1,10 +1,11 @@
 /* Live migration engine: pre-copy over TCP between two compsc-vmm.
  *
- * The six stages (DESIGN.md): pre-migration (connect, authenticate with a
- * shared token, check CPU features), reservation (the destination checks
- * memory size and devices and allocates its memory), iterative pre-copy
- * (all RAM, then the pages dirtied in the previous round: KVM's dirty log
- * ORed with the VMM's own bitmap), stop-and-copy (vCPUs paused; last dirty
+ * The six stages (docs/migration-stream.md): pre-migration (connect,
+ * authenticate with a shared token, check CPU features), reservation (the
+ * destination checks memory size and devices and allocates its memory),
+ * iterative pre-copy (all RAM, then the pages dirtied in the previous
+ * round: the accelerator's dirty log ORed with the VMM's own bitmap, until
+ * precopy_should_stop() says so), stop-and-copy (vCPUs paused; last dirty
  * pages, vCPU, irqchip, clock and device state), commitment (the
  * destination has loaded everything and says READY; the source sends
  * COMMIT and from then on never resumes), activation (the destination runs
@@ -16,13 +17,16 @@
  * job (exit after a completed outgoing migration, vCPU start after an
  * incoming one). Failure rule: until COMMIT the source VM is the VM; any
  * failure resumes it (the thread does that itself, so the pause is bounded
- * by the I/O timeout). */
+ * by the I/O timeout).
+ *
+ * The engine's pieces are listed in internal.h. */
 #ifndef CSC_VMM_MIGRATION_H
 #define CSC_VMM_MIGRATION_H
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct vm;
@@ -66,10 +70,26 @@ struct mig_params {
 	uint32_t stall_ms;
 };
 void mig_params_default(struct mig_params *p);
+
+/* The limits of each parameter, enforced in one place (mig_params_check,
+ * which mig_start_outgoing calls; the control socket and the CLI need not
+ * repeat them). */
+#define MIG_MAX_ROUNDS_LIMIT	60	/* + round 0 + stop-and-copy fit MIG_ROUNDS_KEPT */
+#define MIG_DOWNTIME_MS_LIMIT	60000	/* a longer pause is an outage, not a live migration */
+#define MIG_MAX_PRECOPY_MS_LIMIT 3600000
+#define MIG_TIMEOUT_MS_MIN	100
+#define MIG_TIMEOUT_MS_MAX	600000
+#define MIG_BANDWIDTH_MIN	(1u << 20)	/* bytes/s, unless 0 (unlimited): slower
+						 * would stretch the paused stop-and-copy */
+#define MIG_STALL_MS_LIMIT	600000
+/* 0, or -EINVAL with the first parameter out of range named in err
+ * (by its control-socket name, e.g. "max-rounds must be at most 60"). */
+int mig_params_check(const struct mig_params *p, char *err, size_t errlen);
 /* "tcp:HOST:PORT"; -EINVAL with a reason otherwise. */
 int mig_parse_uri(const char *uri, char *host, size_t hostlen, uint16_t *port, char *err, size_t errlen);
 
 #define MIG_ROUNDS_KEPT 64
+_Static_assert(MIG_MAX_ROUNDS_LIMIT + 2 <= MIG_ROUNDS_KEPT, "every round of a migration fits the report");
 
 struct mig_round {
 	uint32_t round;

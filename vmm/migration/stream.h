@@ -57,6 +57,7 @@ enum mig_rec_type {
 	MIG_REC_RESERVE_ACK = 0x0005,	/* D->S: verdict */
 	MIG_REC_ROUND = 0x0010,		/* S->D: a pre-copy round starts */
 	MIG_REC_RAM = 0x0011,		/* S->D: a run of guest pages */
+	MIG_REC_SYNC = 0x0012,		/* both: a round's end, echoed once its pages are in place */
 	MIG_REC_CPU_MP_STATE = 0x0020,	/* S->D: vCPU state, one record each */
 	MIG_REC_CPU_REGS = 0x0021,
 	MIG_REC_CPU_SREGS = 0x0022,

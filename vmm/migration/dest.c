@@ -1,0 +1,358 @@
+/* The destination's stages, run on the migration thread (--incoming):
+ * accept one source, authenticate (auth.c), check and reserve (RAM size,
+ * vCPUs, accelerator, CPU features, devices; guest RAM allocated), then
+ * receive records until END, each checked against the stages it may
+ * arrive in (rx_rules), load everything at commitment and say READY; the
+ * main thread activates the VM after COMMIT (mig_dest_activate).
+ *
+ * Everything the source sends is hostile until checked: the stream layer
+ * checks framing and bodies, this file checks order, completeness and
+ * that each piece belongs to this VM. A failure is reported to the source
+ * with an ERROR record, and the VMM exits (the VM being received never
+ * ran). */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../../common/log.h"
+#include "../vm.h"
+
+/* The stages in which each source record may arrive (after the
+ * handshake). A record outside its stages fails the migration. */
+#define PRECOPY_ON (MIG_BIT(MIG_STAGE_PRECOPY) | MIG_BIT(MIG_STAGE_STOP_AND_COPY))
+static const struct {
+	uint16_t type;
+	uint32_t stages;
+} rx_rules[] = {
+	{ MIG_REC_ROUND, MIG_BIT(MIG_STAGE_RESERVATION) | PRECOPY_ON },
+	{ MIG_REC_RAM, PRECOPY_ON },
+	{ MIG_REC_SYNC, MIG_BIT(MIG_STAGE_PRECOPY) },
+	{ MIG_REC_CPU_MP_STATE, PRECOPY_ON },
+	{ MIG_REC_CPU_REGS, PRECOPY_ON },
+	{ MIG_REC_CPU_SREGS, PRECOPY_ON },
+	{ MIG_REC_CPU_XSAVE, PRECOPY_ON },
+	{ MIG_REC_CPU_XCRS, PRECOPY_ON },
+	{ MIG_REC_CPU_DEBUGREGS, PRECOPY_ON },
+	{ MIG_REC_CPU_LAPIC, PRECOPY_ON },
+	{ MIG_REC_CPU_MSRS, PRECOPY_ON },
+	{ MIG_REC_CPU_EVENTS, PRECOPY_ON },
+	{ MIG_REC_VM_CLOCK, PRECOPY_ON },
+	{ MIG_REC_VM_IRQCHIP, PRECOPY_ON },
+	{ MIG_REC_PROC_VCPU, PRECOPY_ON },
+	{ MIG_REC_DEVICE, PRECOPY_ON },
+	{ MIG_REC_END, MIG_BIT(MIG_STAGE_STOP_AND_COPY) },
+};
+
+static int dst_device(struct migration *m, const struct mig_rec *rec)
+{
+	struct mig_device_rec d;
+	char err[300];
+	int ret = mig_parse_device(rec->body, rec->len, &d, err, sizeof(err));
+
+	if (ret < 0)
+		return mig_fail(m, ret, "bad stream: %s", err);
+	int k = mig_registry_find(m->vm->mig_devices, d.d.name);
+	if (k < 0)
+		return mig_fail(m, -ENODEV, "bad stream: state for device '%s', which this VM does not have", d.d.name);
+	if (m->dev[k].have)
+		return mig_fail(m, -EPROTO, "bad stream: device '%s' state sent twice", d.d.name);
+	if (d.len > MIG_DEV_STATE_MAX)
+		return mig_fail(m, -EPROTO, "bad stream: device '%s' state of %u bytes", d.d.name, d.len);
+	m->dev[k].data = malloc(d.len ? d.len : 1);
+	if (!m->dev[k].data)
+		return mig_fail(m, -ENOMEM, "out of memory");
+	memcpy(m->dev[k].data, d.data, d.len);
+	m->dev[k].len = d.len;
+	m->dev[k].version = d.d.version;
+	m->dev[k].have = true;
+	return 0;
+}
+/* Takes the "vcpu-ACCEL" entry out of the source's device list and checks
+ * it names this VMM's accelerator: vCPU state cannot move between KVM and
+ * a sandboxed process. A source that names none is a KVM source from
+ * before the proc accelerator existed. */
+static int take_accel_entry(struct mig_reserve *r, const char *mine, char *err, size_t errlen)
+{
+	const char *theirs = "kvm";
+	size_t plen = strlen(MIG_VCPU_DEV_PREFIX);
+
+	for (uint32_t i = 0; i < r->n_devices; i++) {
+		if (strncmp(r->dev[i].name, MIG_VCPU_DEV_PREFIX, plen) != 0)
+			continue;
+		theirs = r->dev[i].name + plen;
+		if (strcmp(theirs, mine) != 0)
+			break;
+		r->dev[i] = r->dev[--r->n_devices];
+		return 0;
+	}
+	if (strcmp(theirs, mine) == 0)
+		return 0;
+	snprintf(err, errlen, "the source runs its guest under the %s accelerator and this VMM under %s: "
+		 "a VM cannot move between accelerators", theirs, mine);
+	return -EPROTO;
+}
+
+static int dst_reservation(struct migration *m)
+{
+	struct vm *vm = m->vm;
+	struct mig_reserve r;
+	struct mig_rec rec;
+	char err[300] = "";
+	int ret;
+
+	mig_set_stage(m, MIG_STAGE_RESERVATION);
+	if ((ret = mig_recv_expect(m, MIG_REC_RESERVE, &rec, "RESERVE")) < 0)
+		return ret;
+	if ((ret = mig_parse_reserve(rec.body, rec.len, &r, err, sizeof(err))) < 0) {
+		mig_fail(m, ret, "bad stream: %s", err);
+	} else if (r.ram_size != vm->ram_size) {
+		ret = mig_fail(m, -EINVAL, "memory size differs: source %" PRIu64 " MiB, destination %" PRIu64 " MiB",
+			   r.ram_size >> 20, vm->ram_size >> 20);
+	} else if (r.n_vcpus != vm->n_vcpus) {
+		ret = mig_fail(m, -EINVAL, "vCPU count differs: source %u, destination %u", r.n_vcpus, vm->n_vcpus);
+	} else if ((ret = take_accel_entry(&r, vm->accel->name, err, sizeof(err))) < 0) {
+		mig_fail(m, ret, "%s", err);
+	} else if ((ret = mig_cpuid_check(&m->src_cpuid, &m->cpuid, err, sizeof(err))) < 0) {
+		mig_fail(m, ret, "incompatible source: %s", err);
+	} else if ((ret = mig_registry_check(vm->mig_devices, &r, err, sizeof(err))) < 0) {
+		mig_fail(m, ret, "%s", err);
+	} else if (fallocate(vm->ram_fd, 0, 0, (off_t)vm->ram_size) < 0) {
+		/* Reserve the memory now, so a full host fails here and not
+		 * with SIGBUS halfway through the copy. */
+		ret = mig_fail(m, -errno, "cannot allocate %" PRIu64 " MiB of guest memory: %s", vm->ram_size >> 20,
+			   strerror(errno));
+	} else if (!(m->vstate = vm->accel->state_new(vm))) {
+		ret = mig_fail(m, -ENOMEM, "out of memory");
+	}
+	if (ret < 0) {
+		pthread_mutex_lock(&m->lock);
+		snprintf(err, sizeof(err), "%.299s", m->p.error);
+		pthread_mutex_unlock(&m->lock);
+		mig_send_verdict(m, MIG_REC_RESERVE_ACK, ret, err);
+		return ret;
+	}
+	/* A successful verdict's reason lists the optional features this
+	 * side speaks; a source that knows none ignores it. */
+	ret = mig_send_verdict(m, MIG_REC_RESERVE_ACK, 0, MIG_FEATURES_PREFIX MIG_FEATURE_SYNC);
+	return ret < 0 ? mig_fail(m, ret, "sending RESERVE_ACK: %s", strerror(-ret)) : 0;
+}
+
+static bool rx_allowed(uint16_t type, enum mig_stage stage)
+{
+	for (size_t i = 0; i < sizeof(rx_rules) / sizeof(rx_rules[0]); i++)
+		if (rx_rules[i].type == type)
+			return rx_rules[i].stages & MIG_BIT(stage);
+	return false;
+}
+
+static int dst_receive(struct migration *m)
+{
+	struct mig_rec rec;
+	char err[300];
+	int ret;
+
+	for (;;) {
+		/* Into the writer's next free slot: a RAM record is queued
+		 * where it was received, without another copy. */
+		ret = mig_recv(&m->io, &rec, mig_ram_rx_buffer(m), MIG_MAX_BODY, err, sizeof(err));
+		if (ret < 0) {
+			if (ret == -EPIPE)
+				return mig_fail(m, ret, "the source closed the connection before the end of the stream");
+			return mig_fail(m, ret, "bad stream: %s", err);
+		}
+		pthread_mutex_lock(&m->lock);
+		m->p.bytes = m->io.bytes_in;
+		m->p.pages = m->pages_total;
+		pthread_mutex_unlock(&m->lock);
+		if (rec.type == MIG_REC_CANCEL || rec.type == MIG_REC_ERROR) {
+			struct mig_verdict v;
+			if (mig_parse_verdict(rec.body, rec.len, &v, err, sizeof(err)) < 0)
+				return mig_fail(m, -EPROTO, "bad stream: %s", err);
+			if (rec.type == MIG_REC_CANCEL)
+				return mig_fail(m, -ECANCELED, "the source cancelled the migration (%s)", v.reason);
+			return mig_fail(m, -EIO, "the source failed: %s", v.reason);
+		}
+		if (!rx_allowed(rec.type, m->p.stage))
+			return mig_fail(m, -EPROTO, "bad stream: record %s not allowed in stage %s", mig_rec_name(rec.type),
+				    mig_stage_name(m->p.stage));
+		switch (rec.type) {
+		case MIG_REC_ROUND: {
+			if (rec.len != 4)
+				return mig_fail(m, -EPROTO, "bad stream: ROUND record of %u bytes", rec.len);
+			uint32_t round = mig_get32(rec.body);
+			if (m->rx_round_seen ? round != m->rx_round + 1 : round != 0)
+				return mig_fail(m, -EPROTO, "bad stream: round %u after round %u", round, m->rx_round);
+			m->rx_round = round;
+			m->rx_round_seen = true;
+			if (m->p.stage == MIG_STAGE_RESERVATION)
+				mig_set_stage(m, MIG_STAGE_PRECOPY);
+			pthread_mutex_lock(&m->lock);
+			m->p.round = round;
+			pthread_mutex_unlock(&m->lock);
+			break;
+		}
+		case MIG_REC_RAM:
+			if ((ret = mig_ram_receive(m, &rec)) < 0)
+				return ret;
+			break;
+		case MIG_REC_SYNC:
+			/* The source's round timer stops at our echo: it goes
+			 * once every page before it is in guest memory. */
+			if (rec.len != 4 || mig_get32(rec.body) != m->rx_round)
+				return mig_fail(m, -EPROTO, "bad stream: SYNC for round %u in round %u",
+						rec.len == 4 ? mig_get32(rec.body) : 0, m->rx_round);
+			if ((ret = mig_ram_rx_drain(m)) < 0)
+				return ret;
+			if ((ret = mig_send(&m->io, MIG_REC_SYNC, rec.body, rec.len)) < 0)
+				return mig_fail(m, ret, "sending SYNC: %s", strerror(-ret));
+			break;
+		case MIG_REC_DEVICE:
+			if (m->p.stage == MIG_STAGE_PRECOPY)
+				mig_set_stage(m, MIG_STAGE_STOP_AND_COPY);
+			if ((ret = dst_device(m, &rec)) < 0)
+				return ret;
+			break;
+		case MIG_REC_END:
+			if (rec.len != MIG_END_LEN || mig_get64(rec.body) != m->pages_total)
+				return mig_fail(m, -EPROTO, "bad stream: END claims %" PRIu64 " pages, %" PRIu64 " received",
+					    rec.len == MIG_END_LEN ? mig_get64(rec.body) : 0, m->pages_total);
+			return mig_ram_rx_drain(m);
+		default: /* the accelerator's vCPU/VM state */
+			if (m->p.stage == MIG_STAGE_PRECOPY)
+				mig_set_stage(m, MIG_STAGE_STOP_AND_COPY);
+			if (!m->vm->accel->state_owns_record(rec.type))
+				return mig_fail(m, -EPROTO, "bad stream: %s is vCPU state of another accelerator than "
+					    "this VMM's (%s)", mig_rec_name(rec.type), m->vm->accel->name);
+			if ((ret = m->vm->accel->state_rx(m->vm, m->vstate, &rec, err, sizeof(err))) < 0)
+				return mig_fail(m, ret, "bad stream: %s", err);
+			break;
+		}
+	}
+}
+
+static int dst_load(struct migration *m)
+{
+	struct mig_registry *reg = m->vm->mig_devices;
+	char err[300];
+	int ret;
+
+	if ((ret = m->vm->accel->state_complete(m->vm, m->vstate, err, sizeof(err))) < 0)
+		return mig_fail(m, ret, "bad stream: %s", err);
+	for (unsigned k = 0; k < reg->n; k++)
+		if (!m->dev[k].have)
+			return mig_fail(m, -EPROTO, "bad stream: no state for device '%s'", reg->dev[k].ops->name);
+	if ((ret = m->vm->accel->state_load(m->vm, m->vstate, err, sizeof(err))) < 0)
+		return mig_fail(m, ret, "loading vCPU state: %s", err);
+	for (unsigned k = 0; k < reg->n; k++) {
+		const struct mig_device_ops *ops = reg->dev[k].ops;
+		ret = ops->load(reg->dev[k].opaque, m->dev[k].version, m->dev[k].data, m->dev[k].len, err, sizeof(err));
+		if (ret < 0)
+			return mig_fail(m, ret, "device '%s' rejected its state: %s", ops->name, err);
+	}
+	return 0;
+}
+
+void *mig_dest_thread(void *arg)
+{
+	struct migration *m = arg;
+	struct mig_rec rec;
+	int ret, fd;
+
+	do
+		fd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	while (fd < 0 && errno == EINTR && !atomic_load(&m->cancel));
+	if (fd < 0) {
+		ret = mig_fail(m, -errno, "accept: %s", strerror(errno));
+		goto out;
+	}
+	pthread_mutex_lock(&m->lock);
+	m->sock = fd;
+	m->p.status = MIG_STATUS_ACTIVE;
+	m->p.start_ns = now_ns();
+	int lfd = m->listen_fd;
+	m->listen_fd = -1;
+	pthread_mutex_unlock(&m->lock);
+	close(lfd);
+	mig_set_sock_timeouts(fd, DEST_IO_TIMEOUT_MS);
+	log_info("migration: incoming: source connected");
+
+	mig_set_stage(m, MIG_STAGE_PRE_MIGRATION);
+	ret = mig_auth_dest(m);
+	if (ret == 0)
+		ret = dst_reservation(m);
+	if (ret == 0 && (ret = mig_ram_rx_start(m)) == 0) {
+		ret = dst_receive(m);
+		mig_ram_rx_stop(m);
+	}
+	if (ret == 0) {
+		mig_set_stage(m, MIG_STAGE_COMMITMENT);
+		uint64_t t0 = now_ns();
+		ret = dst_load(m);
+		pthread_mutex_lock(&m->lock);
+		m->p.load_ns = now_ns() - t0;
+		pthread_mutex_unlock(&m->lock);
+		if (ret == 0 && (ret = mig_send_verdict(m, MIG_REC_READY, 0, "")) < 0)
+			mig_fail(m, ret, "sending READY: %s", strerror(-ret));
+		if (ret == 0)
+			ret = mig_recv_expect(m, MIG_REC_COMMIT, &rec, "COMMIT from the source");
+	}
+	if (ret < 0 && m->sock >= 0 && ret != -EACCES) {
+		/* Tell the source why, then let it read that before the close
+		 * (an unread receive queue would turn the close into a reset
+		 * that may destroy the message). */
+		mig_set_sock_timeouts(m->sock, 1000);
+		mig_send_verdict(m, MIG_REC_ERROR, ret, m->p.error);
+		shutdown(m->sock, SHUT_WR);
+		uint64_t end = now_ns() + 1000000000ull;
+		while (now_ns() < end && recv(m->sock, m->rxbuf, MIG_MAX_BODY, 0) > 0)
+			;
+	}
+out:
+	m->ok = ret == 0;
+	if (ret < 0) {
+		pthread_mutex_lock(&m->lock);
+		m->p.status = MIG_STATUS_FAILED;
+		m->p.end_ns = now_ns();
+		pthread_mutex_unlock(&m->lock);
+	}
+	atomic_store(&m->thread_done, true);
+	mig_notify_main(m);
+	return NULL;
+}
+
+/* Main thread, after the migration thread has ended with COMMIT received:
+ * activation hooks (MIGRATED += 1 and its interrupt), vCPUs started, and
+ * the resume time reported to the source. */
+void mig_dest_activate(struct migration *m)
+{
+	struct mig_registry *reg = m->vm->mig_devices;
+	uint8_t act[MIG_ACTIVATED_LEN];
+
+	mig_set_stage(m, MIG_STAGE_ACTIVATION);
+	for (unsigned k = 0; k < reg->n; k++)
+		if (reg->dev[k].ops->activate)
+			reg->dev[k].ops->activate(reg->dev[k].opaque);
+	uint64_t resume = now_ns();
+	vm_start_vcpus(m->vm);
+	pthread_mutex_lock(&m->lock);
+	m->p.resume_ns = resume;
+	m->p.stage_ns[MIG_STAGE_ACTIVATION] = now_ns() - m->stage_start_ns;
+	m->p.end_ns = now_ns();
+	m->p.status = MIG_STATUS_COMPLETED;
+	pthread_mutex_unlock(&m->lock);
+	mig_put64(act, resume);
+	mig_put64(act + 8, m->p.load_ns);
+	mig_put64(act + 16, 0);
+	mig_set_sock_timeouts(m->sock, 1000);
+	if (mig_send(&m->io, MIG_REC_ACTIVATED, act, sizeof(act)) < 0)
+		log_warn("migration: could not confirm activation to the source");
+	fprintf(stderr, "compsc-vmm: incoming migration complete: the VM runs here (%" PRIu64 " pages received, "
+		"state loaded in %.1f ms)\n", m->pages_total, (double)m->p.load_ns / 1e6);
+}

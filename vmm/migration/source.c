@@ -1,0 +1,482 @@
+/* The source's stages, run on the migration thread:
+ *
+ *   pre-migration   connect, authenticate (auth.c)
+ *   reservation     RESERVE (RAM, vCPUs, devices, the accelerator) -> RESERVE_ACK
+ *   pre-copy        dirty logging on; round 0 = all RAM, round n = the
+ *                   pages dirtied during round n-1, until
+ *                   precopy_should_stop() says so
+ *   stop-and-copy   pause; devices, last dirty pages, vCPU state, END
+ *   commitment      READY -> COMMIT: from here on the source never resumes
+ *   activation      ACTIVATED (when the destination started the vCPUs)
+ *
+ * Failure rule: until COMMIT has left, the source VM is the VM. Any
+ * failure resumes it first (so the pause is bounded by the I/O timeout),
+ * then tells the destination with an ERROR or CANCEL record. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../common/log.h"
+#include "../vm.h"
+#include "precopy.h"
+
+/* Dirty logging goes through vm_mem_dirty_log_* (vm.h): the accelerator's
+ * log ORed with the VMM's own bitmap. */
+static int set_dirty_logging(struct migration *m, bool on, char *err, size_t errlen)
+{
+	int ret = 0;
+
+	if (on)
+		ret = vm_mem_dirty_log_start(m->vm, err, errlen);
+	else
+		vm_mem_dirty_log_stop(m->vm);
+	if (ret == 0)
+		m->dirty_logging = on;
+	return ret;
+}
+
+static int tcp_connect(struct migration *m)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res, *ai;
+	char port[8];
+	int fd = -1, ret;
+
+	snprintf(port, sizeof(port), "%u", m->params.port);
+	ret = getaddrinfo(m->params.host, port, &hints, &res);
+	if (ret)
+		return mig_fail(m, -EHOSTUNREACH, "cannot resolve '%s': %s", m->params.host, gai_strerror(ret));
+	ret = -ECONNREFUSED;
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0)
+			continue;
+		pthread_mutex_lock(&m->lock);
+		m->sock = fd;	/* published: a cancel shuts it down */
+		pthread_mutex_unlock(&m->lock);
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+			int e = 0;
+			socklen_t el = sizeof(e);
+			if (poll(&pfd, 1, (int)m->params.timeout_ms) == 1 &&
+			    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && e == 0) {
+				ret = 0;
+				break;
+			}
+			ret = e ? -e : -ETIMEDOUT;
+		} else {
+			ret = -errno;
+		}
+		pthread_mutex_lock(&m->lock);
+		m->sock = -1;
+		pthread_mutex_unlock(&m->lock);
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (ret < 0)
+		return mig_fail(m, ret, "cannot connect to tcp:%s:%u: %s", m->params.host, m->params.port, strerror(-ret));
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	mig_set_sock_timeouts(fd, m->params.timeout_ms);
+	return 0;
+}
+
+static int src_pre_migration(struct migration *m)
+{
+	int ret;
+
+	mig_set_stage(m, MIG_STAGE_PRE_MIGRATION);
+	if ((ret = tcp_connect(m)) < 0 || (ret = mig_stall(m, MIG_STAGE_PRE_MIGRATION)) < 0)
+		return ret;
+	return mig_auth_source(m);
+}
+
+/* A successful RESERVE_ACK's reason: "features: WORD WORD ...". */
+static bool has_feature(const char *reason, const char *word)
+{
+	size_t plen = strlen(MIG_FEATURES_PREFIX), wlen = strlen(word);
+
+	if (strncmp(reason, MIG_FEATURES_PREFIX, plen) != 0)
+		return false;
+	for (const char *p = reason + plen; *p;) {
+		size_t n = strcspn(p, " ");
+		if (n == wlen && strncmp(p, word, n) == 0)
+			return true;
+		p += n + (p[n] == ' ');
+	}
+	return false;
+}
+
+static int src_reservation(struct migration *m)
+{
+	static uint8_t buf[16 + MIG_MAX_DEVICES * (MIG_DEV_NAME_LEN + 4)];
+	struct mig_reserve r = { .ram_size = m->vm->ram_size, .n_vcpus = m->vm->n_vcpus };
+	struct mig_verdict v;
+	struct mig_rec rec;
+	char err[300];
+	int ret;
+
+	mig_set_stage(m, MIG_STAGE_RESERVATION);
+	if ((ret = mig_stall(m, MIG_STAGE_RESERVATION)) < 0)
+		return ret;
+	mig_registry_describe(m->vm->mig_devices, &r);
+	if (r.n_devices == MIG_MAX_DEVICES)
+		return mig_fail(m, -ENOSPC, "too many devices to describe");
+	/* The accelerator's vCPU state travels like a device's: name it, so a
+	 * destination under another accelerator refuses now, not after the
+	 * copy. */
+	snprintf(r.dev[r.n_devices].name, MIG_DEV_NAME_LEN, "%s%s", MIG_VCPU_DEV_PREFIX, m->vm->accel->name);
+	r.dev[r.n_devices++].version = 1;
+	if ((ret = mig_send(&m->io, MIG_REC_RESERVE, buf, mig_encode_reserve(buf, &r))) < 0)
+		return mig_fail(m, ret, "sending RESERVE: %s", strerror(-ret));
+	/* Allocating and checking can take a while for a big guest. */
+	mig_set_sock_timeouts(m->sock, m->params.timeout_ms * 4);
+	ret = mig_recv_expect(m, MIG_REC_RESERVE_ACK, &rec, "the reservation");
+	mig_set_sock_timeouts(m->sock, m->params.timeout_ms);
+	if (ret < 0)
+		return ret;
+	if ((ret = mig_parse_verdict(rec.body, rec.len, &v, err, sizeof(err))) < 0)
+		return mig_fail(m, ret, "destination: %s", err);
+	if (v.status < 0)
+		return mig_fail(m, v.status, "reservation failed on the destination: %s", v.reason);
+	m->peer_sync = has_feature(v.reason, MIG_FEATURE_SYNC);
+	return mig_check_cancel(m);
+}
+
+/* What stop-and-copy sends besides pages, for the convergence estimate.
+ * Device state: its size when this VMM last saved it (an earlier attempt),
+ * else a guess per device (the platform's and virtio-net's states are a
+ * few hundred bytes). vCPU state: a constant per vCPU, KVM's records being
+ * the larger (XSAVE 4 KiB, LAPIC 1 KiB, MSRs, registers: ~6 KiB), plus the
+ * VM-wide clock and irqchips. Both are small next to a round of pages;
+ * they matter when the budget is tight or the link slow. */
+#define VCPU_STATE_EST (8u << 10)
+#define VM_STATE_EST (2u << 10)
+#define DEVICE_STATE_EST (1u << 10)
+
+static uint64_t state_bytes_estimate(struct migration *m)
+{
+	uint64_t dev = m->dev_state_bytes;
+
+	if (!dev)
+		dev = (uint64_t)m->vm->mig_devices->n * DEVICE_STATE_EST;
+	return dev + (uint64_t)m->vm->n_vcpus * VCPU_STATE_EST + VM_STATE_EST;
+}
+
+/* ---- the end of a round ------------------------------------------------------------
+ *
+ * A round's time is what the convergence estimate divides by, so it ends
+ * when the destination has the round's pages, not when the last sendmsg
+ * returned: socket buffers on both ends hold tens of MiB (net.ipv4.tcp_wmem,
+ * tcp_rmem), which made small guests look several times faster than the
+ * link. A destination that speaks SYNC echoes it once every page before it
+ * is in guest memory; with an older one, the send queue is watched until
+ * the destination's kernel has acknowledged every byte (SIOCOUTQ = 0), which
+ * still leaves its receive buffer unaccounted for. */
+
+static int send_sync(struct migration *m, uint32_t round)
+{
+	uint8_t b[4];
+	int ret;
+
+	mig_put32(b, round);
+	if ((ret = mig_send(&m->io, MIG_REC_SYNC, b, sizeof(b))) < 0)
+		return mig_fail(m, ret, "sending SYNC: %s", strerror(-ret));
+	return 0;
+}
+
+static int wait_round_received(struct migration *m, uint32_t round)
+{
+	struct mig_rec rec;
+	int ret;
+
+	if (m->peer_sync) {
+		if ((ret = mig_recv_expect(m, MIG_REC_SYNC, &rec, "the end of the round (SYNC)")) < 0)
+			return ret;
+		if (rec.len != 4 || mig_get32(rec.body) != round)
+			return mig_fail(m, -EPROTO, "the destination answered SYNC for another round");
+		return 0;
+	}
+	uint64_t end = now_ns() + m->params.timeout_ms * 1000000ull;
+	for (;;) {
+		int queued = 0;
+		if (ioctl(m->sock, SIOCOUTQ, &queued) < 0 || queued == 0)
+			return 0;
+		if (now_ns() >= end)
+			return mig_fail(m, -ETIMEDOUT, "timed out waiting for the destination to receive round %u", round);
+		if ((ret = mig_check_cancel(m)) < 0)
+			return ret;
+		struct timespec ts = { 0, 200000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int src_precopy(struct migration *m, struct mig_round *next)
+{
+	uint64_t t0, precopy_start = now_ns();
+	struct mig_round st = { .round = 0 };
+	int64_t dirty;
+	int ret;
+
+	mig_set_stage(m, MIG_STAGE_PRECOPY);
+	if ((ret = mig_stall(m, MIG_STAGE_PRECOPY)) < 0)
+		return ret;
+	char err[300];
+	if ((ret = set_dirty_logging(m, true, err, sizeof(err))) < 0)
+		return mig_fail(m, ret, "cannot enable dirty logging: %s", err);
+	/* Round 0 sends everything: what the VMM marked so far is covered. */
+	memset(m->bitmap, 0, m->n_words * 8);
+	vm_take_vmm_dirty(m->vm, m->bitmap);
+	memset(m->bitmap, 0, m->n_words * 8);
+
+	t0 = now_ns();
+	m->round_left = m->vm->n_pages;
+	if ((ret = mig_ram_send_round_marker(m, 0)) < 0 || (ret = mig_ram_send_all(m, &st)) < 0)
+		return ret;
+	for (;;) {
+		/* The round's end: asked for now, waited for after the dirty
+		 * log is read (the destination drains meanwhile). */
+		if (m->peer_sync && (ret = send_sync(m, st.round)) < 0)
+			return ret;
+		dirty = vm_mem_dirty_log_collect(m->vm, m->bitmap, err, sizeof(err));
+		if (dirty < 0)
+			return mig_fail(m, (int)dirty, "dirty log: %s", err);
+		if ((ret = wait_round_received(m, st.round)) < 0)
+			return ret;
+		st.dirty_pages = (uint64_t)dirty;
+		mig_ram_round_done(m, &st, t0);
+		struct precopy_input in = {
+			.round = st.round,
+			.max_rounds = m->params.max_rounds,
+			.dirty_pages = st.dirty_pages,
+			.round_bytes = st.bytes,
+			.round_ns = st.ns,
+			.state_bytes = state_bytes_estimate(m),
+			.downtime_ms = m->params.downtime_ms,
+			.elapsed_ms = (now_ns() - precopy_start) / 1000000,
+			.max_precopy_ms = m->params.max_precopy_ms,
+		};
+		struct precopy_decision d;
+		bool stop = precopy_should_stop(&in, &d);
+		pthread_mutex_lock(&m->lock);
+		m->p.dirty_rate = st.ns ? (uint64_t)((double)dirty * 1e9 / (double)st.ns) : 0;
+		m->p.remaining_bytes = d.remaining_bytes;
+		pthread_mutex_unlock(&m->lock);
+		if (stop) {
+			log_info("migration: pre-copy ends after round %u: %s (%" PRId64 " dirty pages, ~%" PRIu64
+				 " ms at %" PRIu64 " MiB/s)", st.round, d.why, dirty,
+				 d.est_ms == UINT64_MAX ? 0 : d.est_ms, d.rate_bps >> 20);
+			*next = (struct mig_round){ .round = st.round + 1 };
+			return 0;
+		}
+		st = (struct mig_round){ .round = st.round + 1 };
+		t0 = now_ns();
+		m->round_left = (uint64_t)dirty;
+		if ((ret = mig_ram_send_round_marker(m, st.round)) < 0)
+			return ret;
+		/* The bitmap is consumed: copy it out so the next collection
+		 * starts empty. */
+		memcpy(m->scratch, m->bitmap, m->n_words * 8);
+		memset(m->bitmap, 0, m->n_words * 8);
+		if ((ret = mig_ram_send_bitmap(m, m->scratch, &st)) < 0)
+			return ret;
+	}
+}
+
+static int send_devices(struct migration *m)
+{
+	struct mig_registry *reg = m->vm->mig_devices;
+	uint8_t *buf = malloc(MIG_DEVICE_HDR_LEN + MIG_DEV_STATE_MAX);
+	uint64_t total = 0;
+	int ret = 0;
+
+	if (!buf)
+		return mig_fail(m, -ENOMEM, "out of memory");
+	for (unsigned i = 0; i < reg->n && ret == 0; i++) {
+		const struct mig_device_ops *ops = reg->dev[i].ops;
+		size_t len = 0;
+		ret = ops->save(reg->dev[i].opaque, buf + MIG_DEVICE_HDR_LEN, MIG_DEV_STATE_MAX, &len);
+		if (ret < 0 || len > MIG_DEV_STATE_MAX) {
+			ret = mig_fail(m, ret < 0 ? ret : -EOVERFLOW, "device '%s': cannot save its state", ops->name);
+			break;
+		}
+		memset(buf, 0, MIG_DEV_NAME_LEN);
+		memcpy(buf, ops->name, strnlen(ops->name, MIG_DEV_NAME_LEN - 1));
+		mig_put32(buf + MIG_DEV_NAME_LEN, ops->version);
+		mig_put32(buf + MIG_DEV_NAME_LEN + 4, (uint32_t)len);
+		ret = mig_send(&m->io, MIG_REC_DEVICE, buf, (uint32_t)(MIG_DEVICE_HDR_LEN + len));
+		if (ret < 0)
+			ret = mig_fail(m, ret, "sending device state: %s", strerror(-ret));
+		total += MIG_HDR_LEN + MIG_DEVICE_HDR_LEN + len + MIG_CRC_LEN;
+	}
+	if (ret == 0)
+		m->dev_state_bytes = total;
+	free(buf);
+	return ret;
+}
+
+static int src_stop_and_copy(struct migration *m, struct mig_round *st)
+{
+	const struct accel_ops *accel = m->vm->accel;
+	char err[300];
+	uint64_t t0;
+	int64_t dirty;
+	int ret;
+
+	mig_set_stage(m, MIG_STAGE_STOP_AND_COPY);
+	pthread_mutex_lock(&m->lock);
+	m->p.pause_ns = now_ns();
+	pthread_mutex_unlock(&m->lock);
+	m->paused_by_us = true;
+	if ((ret = vm_pause(m->vm)) < 0)
+		return mig_fail(m, ret, "cannot pause the vCPUs: the VM is stopping");
+	if ((ret = mig_stall(m, MIG_STAGE_STOP_AND_COPY)) < 0)
+		return ret;
+	t0 = now_ns();
+	struct accel_state *vs = accel->state_new(m->vm);
+	if (!vs)
+		return mig_fail(m, -ENOMEM, "out of memory");
+	/* vCPU state first (all parked), then the devices (which may write
+	 * guest memory), then the last pages. */
+	if ((ret = accel->state_save(m->vm, vs, err, sizeof(err))) < 0)
+		ret = mig_fail(m, ret, "saving vCPU state: %s", err);
+	if (ret == 0 && (ret = send_devices(m)) == 0) {
+		dirty = vm_mem_dirty_log_collect(m->vm, m->bitmap, err, sizeof(err));
+		if (dirty < 0)
+			ret = mig_fail(m, (int)dirty, "dirty log: %s", err);
+		else {
+			m->round_left = (uint64_t)dirty;
+			st->dirty_pages = (uint64_t)dirty;
+			if ((ret = mig_ram_send_round_marker(m, st->round)) == 0)
+				ret = mig_ram_send_bitmap(m, m->bitmap, st);
+		}
+	}
+	if (ret == 0 && (ret = accel->state_send(m->vm, vs, &m->io)) < 0)
+		ret = mig_fail(m, ret, "sending vCPU state: %s", strerror(-ret));
+	accel->state_free(vs);
+	if (ret == 0) {
+		uint8_t end[MIG_END_LEN];
+		mig_put64(end, m->pages_total);
+		mig_put64(end + 8, m->records_out);
+		if ((ret = mig_send(&m->io, MIG_REC_END, end, sizeof(end))) < 0)
+			ret = mig_fail(m, ret, "sending END: %s", strerror(-ret));
+	}
+	if (ret == 0)
+		mig_ram_round_done(m, st, t0);
+	return ret;
+}
+
+static int src_commit(struct migration *m)
+{
+	struct mig_verdict v;
+	struct mig_rec rec;
+	char err[300];
+	int ret;
+
+	mig_set_stage(m, MIG_STAGE_COMMITMENT);
+	if ((ret = mig_stall(m, MIG_STAGE_COMMITMENT)) < 0)
+		return ret;
+	mig_set_sock_timeouts(m->sock, m->params.timeout_ms * 2);
+	if ((ret = mig_recv_expect(m, MIG_REC_READY, &rec, "the destination to be READY")) < 0)
+		return ret;
+	if ((ret = mig_parse_verdict(rec.body, rec.len, &v, err, sizeof(err))) < 0)
+		return mig_fail(m, ret, "destination: %s", err);
+	if (v.status < 0)
+		return mig_fail(m, v.status, "the destination could not load the VM: %s", v.reason);
+	/* The point of no return: once COMMIT is out the source never runs the
+	 * VM again. A cancel that got here first wins. */
+	pthread_mutex_lock(&m->lock);
+	if (atomic_load(&m->cancel)) {
+		pthread_mutex_unlock(&m->lock);
+		return mig_fail(m, -ECANCELED, "cancelled");
+	}
+	m->committed = true;
+	pthread_mutex_unlock(&m->lock);
+	if ((ret = mig_send(&m->io, MIG_REC_COMMIT, NULL, 0)) < 0) {
+		/* The record did not leave: the destination cannot run the VM. */
+		pthread_mutex_lock(&m->lock);
+		m->committed = false;
+		pthread_mutex_unlock(&m->lock);
+		return mig_fail(m, ret, "sending COMMIT: %s", strerror(-ret));
+	}
+	log_info("migration: committed: the destination owns the VM now");
+	return 0;
+}
+
+static void src_activation(struct migration *m)
+{
+	struct mig_rec rec;
+
+	mig_set_stage(m, MIG_STAGE_ACTIVATION);
+	mig_set_sock_timeouts(m->sock, ACTIVATED_TIMEOUT_MS);
+	if (mig_recv_expect(m, MIG_REC_ACTIVATED, &rec, "ACTIVATED") < 0 || rec.len != MIG_ACTIVATED_LEN) {
+		pthread_mutex_lock(&m->lock);
+		log_warn("migration: committed, but the destination did not confirm activation (%s)", m->p.error);
+		m->p.error[0] = '\0';
+		pthread_mutex_unlock(&m->lock);
+		return;
+	}
+	pthread_mutex_lock(&m->lock);
+	m->p.resume_ns = mig_get64(rec.body);
+	m->p.load_ns = mig_get64(rec.body + 8);
+	if (m->p.resume_ns > m->p.pause_ns)
+		m->p.downtime_ns = m->p.resume_ns - m->p.pause_ns;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void *mig_source_thread(void *arg)
+{
+	struct migration *m = arg;
+	struct mig_round last = { 0 };
+	int ret;
+
+	ret = src_pre_migration(m);
+	if (ret == 0)
+		ret = src_reservation(m);
+	if (ret == 0)
+		ret = src_precopy(m, &last);
+	if (ret == 0)
+		ret = src_stop_and_copy(m, &last);
+	if (ret == 0)
+		ret = src_commit(m);
+	if (ret == 0) {
+		src_activation(m);
+	} else {
+		/* Not committed: the source VM is the VM. Resume first (bounded
+		 * pause), then tell the destination, best effort. */
+		if (m->paused_by_us) {
+			vm_resume(m->vm);
+			m->paused_by_us = false;
+		}
+		if (m->dirty_logging)
+			set_dirty_logging(m, false, NULL, 0);
+		if (m->sock >= 0) {
+			mig_set_sock_timeouts(m->sock, 500);
+			if (m->io.bytes_out == 0)
+				mig_write_preamble(&m->io, MIG_DIR_TO_DEST);
+			mig_send_verdict(m, atomic_load(&m->cancel) ? MIG_REC_CANCEL : MIG_REC_ERROR, ret, m->p.error);
+		}
+	}
+	pthread_mutex_lock(&m->lock);
+	if (m->p.stage != MIG_STAGE_NONE)
+		m->p.stage_ns[m->p.stage] += now_ns() - m->stage_start_ns;
+	m->p.end_ns = now_ns();
+	m->p.status = ret == 0 ? MIG_STATUS_COMPLETED
+		      : atomic_load(&m->cancel) ? MIG_STATUS_CANCELLED : MIG_STATUS_FAILED;
+	pthread_mutex_unlock(&m->lock);
+	m->ok = ret == 0;
+	atomic_store(&m->thread_done, true);
+	mig_notify_main(m);
+	return NULL;
+}
