@@ -13,7 +13,7 @@
 
 #include "../common/log.h"
 #include "../common/unix_sock.h"
-#include "migration/devstate.h"
+#include "device.h"
 #include "migration/migration.h"
 #include "options.h"
 #include "vm.h"
@@ -247,10 +247,11 @@ static void cmd_status(struct api *api, struct api_client *c, json_t *id)
 	struct mig_progress p;
 	json_t *devs = json_array();
 
-	if (api->vm->mig_devices)
-		for (unsigned i = 0; i < api->vm->mig_devices->n; i++)
-			json_array_append_new(devs, json_pack("{s:s,s:i}", "name", api->vm->mig_devices->dev[i].ops->name,
-							      "version", (int)api->vm->mig_devices->dev[i].ops->version));
+	for (unsigned i = 0; i < api->vm->devices.n; i++) {
+		const struct device_entry *e = &api->vm->devices.dev[i];
+		if (device_migrates(e))
+			json_array_append_new(devs, json_pack("{s:s,s:i}", "name", e->name, "version", (int)e->ops->version));
+	}
 	mig_get_progress(api->vm, &p);
 	reply(api, c, id, json_pack("{s:s,s:I,s:i,s:o,s:{s:s,s:s},s:I}", "state", vm_state(api), "ram-bytes",
 				    (json_int_t)api->vm->ram_size, "vcpus", (int)api->vm->n_vcpus, "devices", devs,

@@ -22,7 +22,7 @@
 #include "accel/accel.h"
 #include "api.h"
 #include "boot.h"
-#include "migration/devstate.h"
+#include "device.h"
 #include "migration/migration.h"
 #include "testdev.h"
 #include "elf_loader.h"
@@ -99,7 +99,6 @@ int main(int argc, char **argv)
 	char err[512];
 	int opt, ret;
 	struct virtio_net_opts vnet_opts[VIRTIO_NET_MAX_DEVICES];
-	struct virtio_net *vnets[VIRTIO_NET_MAX_DEVICES] = { NULL };
 	unsigned n_vnet = 0;
 
 	log_init("compsc-vmm", LOG_WARN);
@@ -223,7 +222,6 @@ int main(int argc, char **argv)
 	fprintf(stderr, "compsc-vmm: accelerator %s: %s\n", accel->name, err);
 
 	struct vm *vm = calloc(1, sizeof(*vm));
-	static struct mig_registry mig_devices;
 	struct api *api = NULL;
 	int status = VMM_EXIT_FAULT;
 	if (!vm)
@@ -232,14 +230,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "compsc-vmm: %s\n", err);
 		goto out;
 	}
-	/* Devices register their migratable state here as they are created. */
-	vm->mig_devices = &mig_devices;
+	/* Devices, in a fixed order (their MMIO windows, vectors and names
+	 * must be the same on both ends of a migration): platform, test
+	 * device, VFs, virtio-net. The registry destroys them at the end. */
 	struct platform_config pcfg = { .console_out = stdout, .console_prefix = prefix };
-	vm->platform = platform_create(vm, &pcfg);
-	if (!vm->platform)
-		goto out;
-	if (testdev && testdev_create(vm, (uint32_t)testdev_val) < 0) {
-		log_error("testdev: cannot register");
+	uint32_t testdev_value32 = (uint32_t)testdev_val;
+	if (!vm_device_create(vm, &platform_device_ops, &pcfg, 0, err, sizeof(err)) ||
+	    (testdev && !vm_device_create(vm, &testdev_device_ops, &testdev_value32, 0, err, sizeof(err)))) {
+		fprintf(stderr, "compsc-vmm: %s\n", err);
 		goto out;
 	}
 	if (mig_init(vm, token ? token : "compsc",
@@ -256,36 +254,18 @@ int main(int argc, char **argv)
 		}
 		mig_set_hook_opaque(vm, api);
 	}
-	/* Devices, in a fixed order (their MMIO windows and vectors must be
-	 * the same on both ends of a migration): platform, VFs, virtio-net. */
-	struct csc_boot_dev devs[CSC_BOOT_MAX_DEV];
-	unsigned n_devs = 0;
-	devs[n_devs++] = (struct csc_boot_dev){
-		.type = CSC_DEV_PLATFORM, .instance = 0,
-		.mmio_base = platform_mmio_base(vm->platform), .mmio_len = CSC_PLAT_SIZE,
-		.irq_vector = platform_irq_vector(vm->platform), .irq_count = 1,
-	};
 	for (unsigned i = 0; i < n_vf_paths; i++) {
-		struct vf_device *vf = vf_device_attach(vm, vf_paths[i], i, vm_alloc_mmio_window(vm), &devs[n_devs],
-							 err, sizeof(err));
-		if (!vf) {
+		if (!vm_device_create(vm, &vf_device_ops, vf_paths[i], i, err, sizeof(err))) {
 			fprintf(stderr, "compsc-vmm: --vf: %s\n", err);
 			goto out;
 		}
-		vm->vfs[vm->n_vfs++] = vf;
-		n_devs++;
 	}
 	for (unsigned i = 0; i < n_vnet; i++) {
-		vnets[i] = virtio_net_create(vm, &vnet_opts[i], i);
-		if (!vnets[i]) {
+		if (!vm_device_create(vm, &virtio_net_device_ops, &vnet_opts[i], i, err, sizeof(err))) {
+			fprintf(stderr, "compsc-vmm: %s\n", err);
 			status = VMM_EXIT_USAGE;
 			goto out;
 		}
-		devs[n_devs++] = (struct csc_boot_dev){
-			.type = CSC_DEV_VIRTIO_NET, .instance = i,
-			.mmio_base = virtio_net_mmio_base(vnets[i]), .mmio_len = virtio_net_mmio_len(vnets[i]),
-			.irq_vector = virtio_net_irq_vector(vnets[i]), .irq_count = 1,
-		};
 	}
 	if (incoming) {
 		/* RAM and vCPU state come from the stream: no boot set-up. */
@@ -311,8 +291,8 @@ int main(int argc, char **argv)
 		log_error("boot information does not fit");
 		goto out;
 	}
-	for (unsigned i = 0; i < n_devs; i++) {
-		if (csc_bootinfo_add_dev(bi, &devs[i]) < 0) {
+	for (unsigned i = 0; i < vm->n_boot_devs; i++) {
+		if (csc_bootinfo_add_dev(bi, &vm->boot_devs[i]) < 0) {
 			log_error("boot information: device table full");
 			goto out;
 		}
@@ -339,9 +319,7 @@ out:
 	if (vm) {
 		mig_destroy(vm);
 		api_destroy(api);
-		for (unsigned i = 0; i < n_vnet; i++)
-			virtio_net_destroy(vnets[i]);
-		vm_destroy(vm);
+		vm_destroy(vm);	/* and every device, newest first */
 	}
 	free(vm);
 	free(file);

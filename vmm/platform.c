@@ -12,8 +12,7 @@
 #include "../common/layout.h"
 #include "../common/log.h"
 #include "../common/platform_regs.h"
-#include "devstate_check.h"
-#include "migration/devstate.h"
+#include "device.h"
 #include "migration/stream.h"
 #include "vm.h"
 
@@ -266,14 +265,14 @@ static int platform_save(void *opaque, uint8_t *buf, size_t cap, size_t *len)
 	return 0;
 }
 
-static const struct mig_device_ops platform_mig_ops;
+extern const struct device_ops platform_device_ops;
 
 /* Untrusted bytes: every field is checked before anything changes. */
 static int platform_load(void *opaque, uint32_t version, const uint8_t *buf, size_t len, char *err,
 			 size_t errlen)
 {
 	struct platform *p = opaque;
-	int ret = devstate_check_version(&platform_mig_ops, version, len, PLATFORM_STATE_LEN, err, errlen);
+	int ret = device_check_version(&platform_device_ops, version, len, PLATFORM_STATE_LEN, err, errlen);
 
 	if (ret < 0)
 		return ret;
@@ -305,16 +304,7 @@ static void platform_activate(void *opaque)
 	irq_raise(p->irq_efd);
 }
 
-static const struct mig_device_ops platform_mig_ops = {
-	.name = "platform",
-	.version = PLATFORM_STATE_VERSION,
-	.min_load_version = PLATFORM_STATE_VERSION,
-	.save = platform_save,
-	.load = platform_load,
-	.activate = platform_activate,
-};
-
-struct platform *platform_create(struct vm *vm, const struct platform_config *cfg)
+static struct platform *platform_new(struct vm *vm, const struct platform_config *cfg)
 {
 	struct platform *p = calloc(1, sizeof(*p));
 	int ret;
@@ -368,8 +358,6 @@ struct platform *platform_create(struct vm *vm, const struct platform_config *cf
 		evloop_remove(&vm->loop, p->wake_fd);
 		goto fail;
 	}
-	if (vm->mig_devices && mig_registry_add(vm->mig_devices, &platform_mig_ops, p) < 0)
-		log_warn("platform: cannot register for migration");
 	return p;
 fail:
 	if (p->irq_efd >= 0)
@@ -382,10 +370,14 @@ fail:
 	return NULL;
 }
 
-void platform_destroy(struct platform *p)
+static void platform_destroy(void *opaque)
 {
+	struct platform *p = opaque;
+
 	if (!p)
 		return;
+	if (p->vm->platform == p)
+		p->vm->platform = NULL;
 	bus_unregister(&p->vm->bus, p->mmio_base);
 	evloop_remove(&p->vm->loop, p->timer_fd);
 	close(p->timer_fd);
@@ -394,6 +386,34 @@ void platform_destroy(struct platform *p)
 	close(p->irq_efd);
 	free(p);
 }
+
+static void *platform_create(struct vm *vm, const void *config, unsigned instance, struct csc_boot_dev *boot,
+			     char *err, size_t errlen)
+{
+	struct platform *p = platform_new(vm, config);
+
+	if (!p) {
+		snprintf(err, errlen, "platform: cannot create the device (see above)");
+		return NULL;
+	}
+	vm->platform = p;
+	*boot = (struct csc_boot_dev){
+		.type = CSC_DEV_PLATFORM, .instance = instance, .mmio_base = p->mmio_base, .mmio_len = CSC_PLAT_SIZE,
+		.irq_vector = p->irq_vector, .irq_count = 1,
+	};
+	return p;
+}
+
+const struct device_ops platform_device_ops = {
+	.name = "platform",
+	.version = PLATFORM_STATE_VERSION,
+	.min_load_version = PLATFORM_STATE_VERSION,
+	.create = platform_create,
+	.destroy = platform_destroy,
+	.save = platform_save,
+	.load = platform_load,
+	.activate = platform_activate,
+};
 
 uint64_t platform_mark_time(const struct platform *p, unsigned mark)
 {

@@ -7,16 +7,18 @@
 #include <stdio.h>
 
 struct vm;
+struct platform;
 
 struct platform_config {
 	FILE *console_out;		/* where guest console lines go */
 	const char *console_prefix;	/* prepended to each line, may be "" */
 };
 
-/* Creates the device, claims its MMIO window, its interrupt vector and an
- * irqfd, and lists it in the boot information. */
-struct platform *platform_create(struct vm *vm, const struct platform_config *cfg);
-void platform_destroy(struct platform *p);
+/* The device (device.h), created with vm_device_create(vm,
+ * &platform_device_ops, &config, 0, ...): claims its MMIO window, an
+ * interrupt vector and its eventfd, sets vm->platform. */
+struct device_ops;
+extern const struct device_ops platform_device_ops;
 
 /* Drains whatever the guest left in the console ring and flushes a partial
  * last line (called at VM exit). */

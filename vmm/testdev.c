@@ -5,8 +5,7 @@
 #include <string.h>
 
 #include "../common/log.h"
-#include "devstate_check.h"
-#include "migration/devstate.h"
+#include "device.h"
 #include "migration/stream.h"
 #include "vm.h"
 
@@ -16,7 +15,7 @@
 #define TESTDEV_MAGIC 0x56454454u
 
 static uint32_t testdev_val;
-static const struct mig_device_ops testdev_ops;
+extern const struct device_ops testdev_device_ops;
 
 static int testdev_save(void *opaque, uint8_t *buf, size_t cap, size_t *len)
 {
@@ -31,7 +30,7 @@ static int testdev_save(void *opaque, uint8_t *buf, size_t cap, size_t *len)
 
 static int testdev_load(void *opaque, uint32_t version, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
-	int ret = devstate_check_version(&testdev_ops, version, len, TESTDEV_STATE_LEN, err, errlen);
+	int ret = device_check_version(&testdev_device_ops, version, len, TESTDEV_STATE_LEN, err, errlen);
 
 	(void)opaque;
 	if (ret < 0)
@@ -45,19 +44,29 @@ static int testdev_load(void *opaque, uint32_t version, const uint8_t *buf, size
 	return 0;
 }
 
-static const struct mig_device_ops testdev_ops = {
+/* No MMIO, no interrupt, nothing for the guest to see: only state. */
+static void *testdev_create(struct vm *vm, const void *config, unsigned instance, struct csc_boot_dev *boot,
+			   char *err, size_t errlen)
+{
+	(void)vm, (void)instance, (void)boot, (void)err, (void)errlen;
+	testdev_val = *(const uint32_t *)config;
+	return &testdev_val;
+}
+
+static void testdev_destroy(void *dev)
+{
+	(void)dev;
+}
+
+const struct device_ops testdev_device_ops = {
 	.name = "testdev",
 	.version = TESTDEV_STATE_VERSION,
 	.min_load_version = TESTDEV_STATE_VERSION,
+	.create = testdev_create,
+	.destroy = testdev_destroy,
 	.save = testdev_save,
 	.load = testdev_load,
 };
-
-int testdev_create(struct vm *vm, uint32_t value)
-{
-	testdev_val = value;
-	return vm->mig_devices ? mig_registry_add(vm->mig_devices, &testdev_ops, NULL) : -ENOSYS;
-}
 
 uint32_t testdev_value(void)
 {

@@ -9,7 +9,9 @@
 
 struct vm;
 
-int testdev_create(struct vm *vm, uint32_t value);
+/* Created with vm_device_create(vm, &testdev_device_ops, &value (uint32_t), 0, ...). */
+struct device_ops;
+extern const struct device_ops testdev_device_ops;
 /* The current value (after a migration: the source's). */
 uint32_t testdev_value(void);
 

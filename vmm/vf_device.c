@@ -1,5 +1,7 @@
 #include "vf_device.h"
 
+#include "device.h"
+
 #include <errno.h>
 #include <linux/vfio.h>
 #include <stdio.h>
@@ -196,3 +198,35 @@ void vf_device_detach(struct vf_device *d)
 	vfu_client_close(&d->client);
 	free(d);
 }
+
+static void *vf_device_create(struct vm *vm, const void *config, unsigned instance, struct csc_boot_dev *boot,
+			      char *err, size_t errlen)
+{
+	if (vm->n_vfs == VM_MAX_VFS) {
+		snprintf(err, errlen, "at most %d VFs", VM_MAX_VFS);
+		return NULL;
+	}
+	struct vf_device *d = vf_device_attach(vm, config, instance, vm_alloc_mmio_window(vm), boot, err, errlen);
+	if (d)
+		vm->vfs[vm->n_vfs++] = d;
+	return d;
+}
+
+static void vf_device_destroy(void *dev)
+{
+	struct vf_device *d = dev;
+
+	for (unsigned i = 0; i < d->vm->n_vfs; i++)
+		if (d->vm->vfs[i] == d)
+			d->vm->vfs[i] = d->vm->vfs[--d->vm->n_vfs];
+	vf_device_detach(d);
+}
+
+/* No migratable state of its own (its state lives in the NIC): it takes
+ * part in the VM's lifecycle; migration refuses the VM (mig_blocker). */
+const struct device_ops vf_device_ops = {
+	.name = "vf",
+	.numbered = true,
+	.create = vf_device_create,
+	.destroy = vf_device_destroy,
+};

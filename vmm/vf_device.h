@@ -36,4 +36,9 @@ struct vf_device *vf_device_attach(struct vm *vm, const char *path, unsigned ins
 				   struct csc_boot_dev *boot, char *err, size_t err_len);
 void vf_device_detach(struct vf_device *d);
 
+/* The device (device.h): vm_device_create(vm, &vf_device_ops, path,
+ * instance, ...) attaches and registers it. */
+struct device_ops;
+extern const struct device_ops vf_device_ops;
+
 #endif

@@ -15,7 +15,6 @@
 #include "../common/log.h"
 #include "accel/accel.h"
 #include "platform.h"
-#include "vf_device.h"
 
 /* Debian 12's headers predate MFD_EXEC (Linux 6.3). */
 #define CSC_MFD_EXEC 0x0010u
@@ -102,10 +101,12 @@ void vm_destroy(struct vm *vm)
 	for (unsigned i = 0; i < VM_MAX_VCPUS; i++)
 		if (vm->vcpus[i].vm && vm->accel)
 			vm->accel->vcpu_teardown(&vm->vcpus[i]);
-	for (unsigned i = 0; i < vm->n_vfs; i++)
-		vf_device_detach(vm->vfs[i]);
-	if (vm->platform)
-		platform_destroy(vm->platform);
+	/* Devices go in the reverse order of their creation. */
+	for (unsigned i = vm->devices.n; i-- > 0;)
+		if (vm->devices.dev[i].ops->destroy)
+			vm->devices.dev[i].ops->destroy(vm->devices.dev[i].dev);
+	vm->devices.n = 0;
+	vm->platform = NULL;
 	if (vm->accel)
 		vm->accel->vm_teardown(vm);
 	if (vm->ram != MAP_FAILED && vm->ram)
@@ -222,17 +223,26 @@ void vm_take_vmm_dirty(struct vm *vm, uint64_t *bitmap)
 			bitmap[i] |= atomic_exchange(&vm->vmm_dirty[i], 0);
 }
 
-int vm_add_pause_hook(struct vm *vm, void (*pause)(void *), void (*resume)(void *), void *opaque)
+void *vm_device_create(struct vm *vm, const struct device_ops *ops, const void *config, unsigned instance,
+		       char *err, size_t errlen)
 {
-	unsigned n = vm->n_pause_hooks;
+	struct csc_boot_dev boot = { 0 };
 
-	if (n == sizeof(vm->pause_hooks) / sizeof(vm->pause_hooks[0]))
-		return -ENOSPC;
-	vm->pause_hooks[n].pause = pause;
-	vm->pause_hooks[n].resume = resume;
-	vm->pause_hooks[n].opaque = opaque;
-	vm->n_pause_hooks = n + 1;
-	return 0;
+	if (vm->n_boot_devs == CSC_BOOT_MAX_DEV || vm->devices.n == DEV_MAX) {
+		snprintf(err, errlen, "%s: too many devices", ops->name);
+		return NULL;
+	}
+	void *dev = ops->create(vm, config, instance, &boot, err, errlen);
+	if (!dev)
+		return NULL;
+	if (device_registry_add(&vm->devices, ops, dev, instance) < 0) {
+		snprintf(err, errlen, "%s%u: cannot register the device", ops->name, instance);
+		ops->destroy(dev);
+		return NULL;
+	}
+	if (boot.type)
+		vm->boot_devs[vm->n_boot_devs++] = boot;
+	return dev;
 }
 
 int vm_pause(struct vm *vm)
@@ -256,8 +266,9 @@ int vm_pause(struct vm *vm)
 	pthread_mutex_unlock(&vm->run_lock);
 	/* vCPUs first (nothing new is queued), then the device back-ends. */
 	if (first)
-		for (unsigned i = 0; i < vm->n_pause_hooks; i++)
-			vm->pause_hooks[i].pause(vm->pause_hooks[i].opaque);
+		for (unsigned i = 0; i < vm->devices.n; i++)
+			if (vm->devices.dev[i].ops->pause)
+				vm->devices.dev[i].ops->pause(vm->devices.dev[i].dev);
 	pthread_mutex_unlock(&vm->pause_lock);
 	return ret;
 }
@@ -272,8 +283,9 @@ void vm_resume(struct vm *vm)
 	pthread_mutex_unlock(&vm->run_lock);
 	/* Devices run again before the vCPUs do. */
 	if (last)
-		for (unsigned i = 0; i < vm->n_pause_hooks; i++)
-			vm->pause_hooks[i].resume(vm->pause_hooks[i].opaque);
+		for (unsigned i = vm->devices.n; i-- > 0;)
+			if (vm->devices.dev[i].ops->resume)
+				vm->devices.dev[i].ops->resume(vm->devices.dev[i].dev);
 	pthread_mutex_lock(&vm->run_lock);
 	if (vm->pause_count && --vm->pause_count == 0) {
 		atomic_store(&vm->pause_req, false);

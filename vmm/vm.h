@@ -12,6 +12,7 @@
 
 #include "bus.h"
 #include "event_loop.h"
+#include "device.h"
 #include "irq.h"
 #include "vm_state.h"
 
@@ -29,7 +30,6 @@ enum vmm_exit_code {
 struct vm;
 struct platform;
 struct vf_device;
-struct mig_registry;
 struct migration;
 struct accel_ops;
 
@@ -85,20 +85,16 @@ struct vm {
 	_Atomic uint64_t *vmm_dirty;
 	uint64_t n_pages;
 
-	/* Device back-ends that run on their own threads stop while the VM is
-	 * paused (a paused VM's devices write no memory) and start again on
-	 * resume: hooks run with the last pause / first resume. */
-	struct {
-		void (*pause)(void *opaque);
-		void (*resume)(void *opaque);
-		void *opaque;
-	} pause_hooks[8];
-	unsigned n_pause_hooks;
+	/* The devices (device.h): created, paused, resumed, migrated and
+	 * destroyed through this one registry; boot_devs is what the guest's
+	 * boot information lists, in creation order. */
+	struct device_registry devices;
+	struct csc_boot_dev boot_devs[CSC_BOOT_MAX_DEV];
+	unsigned n_boot_devs;
 	/* Why this VM cannot migrate (e.g. a pass-through VF without CompSC);
 	 * NULL if it can. */
 	const char *mig_blocker;
 
-	struct mig_registry *mig_devices;	/* device-state registry */
 	struct migration *mig;			/* outgoing/incoming migration */
 
 	/* The lifecycle state machine (vm_state.h); state_lock guards both. */
@@ -151,8 +147,11 @@ void vm_take_vmm_dirty(struct vm *vm, uint64_t *bitmap);
 int vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
 bool vm_is_paused(struct vm *vm);
-/* Registers a device back-end to stop/start with the VM. -ENOSPC if full. */
-int vm_add_pause_hook(struct vm *vm, void (*pause)(void *), void (*resume)(void *), void *opaque);
+/* Creates a device (ops->create), lists it in the boot information and
+ * adds it to the registry; NULL with the reason in err on failure. Main
+ * thread, before the vCPUs run. */
+void *vm_device_create(struct vm *vm, const struct device_ops *ops, const void *config, unsigned instance,
+		       char *err, size_t errlen);
 /* Starts the vCPU threads (vm_run does it unless defer_vcpus). Main thread. */
 int vm_start_vcpus(struct vm *vm);
 

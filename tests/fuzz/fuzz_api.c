@@ -22,15 +22,21 @@
 #include "fuzz_input.h"
 
 static struct vm vm;
-static struct mig_registry registry;
+
+static int fake_save(void *o, uint8_t *b, size_t cap, size_t *len)
+{
+	(void)o, (void)b, (void)cap;
+	*len = 0;
+	return 0;
+}
 
 static int fake_load(void *o, uint32_t v, const uint8_t *b, size_t l, char *e, size_t el)
 {
 	(void)o, (void)v, (void)b, (void)l, (void)e, (void)el;
 	return 0;
 }
-static const struct mig_device_ops dev_platform = { .name = "platform", .version = 1, .load = fake_load };
-static const struct mig_device_ops dev_net = { .name = "virtio-net0", .version = 2, .load = fake_load };
+static const struct device_ops dev_platform = { .name = "platform", .version = 1, .load = fake_load, .save = fake_save };
+static const struct device_ops dev_net = { .name = "virtio-net0", .version = 2, .load = fake_load, .save = fake_save };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -45,9 +51,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	pthread_cond_init(&vm.run_cond, NULL);
 	vm.ram_size = 64ull << 20;
 	vm.n_vcpus = 0;	/* nothing to kick */
-	mig_registry_add(&registry, &dev_platform, NULL);
-	mig_registry_add(&registry, &dev_net, NULL);
-	vm.mig_devices = &registry;
+	device_registry_add(&vm.devices, &dev_platform, NULL, 0);
+	device_registry_add(&vm.devices, &dev_net, NULL, 0);
 	return 0;
 }
 

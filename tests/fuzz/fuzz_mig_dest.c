@@ -54,7 +54,6 @@ ssize_t fuzz_getrandom(void *buf, size_t len, unsigned int flags)
 }
 
 static struct vm vm;
-static struct mig_registry registry;
 static struct accel_ops fuzz_accel;
 
 static int no_kvm_load(struct vm *v, const struct accel_state *st, char *err, size_t errlen)
@@ -91,15 +90,22 @@ static int discard_writev(void *ctx, struct iovec *iov, int n)
 	return 0;
 }
 
+static int fake_save(void *o, uint8_t *b, size_t cap, size_t *len)
+{
+	(void)o, (void)b, (void)cap;
+	*len = 0;
+	return 0;
+}
+
 static int fake_load(void *o, uint32_t v, const uint8_t *b, size_t l, char *e, size_t el)
 {
 	(void)o, (void)v, (void)b, (void)l, (void)e, (void)el;
 	return 0;
 }
-static const struct mig_device_ops dev_platform = {
-	.name = "platform", .version = 1, .min_load_version = 1, .load = fake_load };
-static const struct mig_device_ops dev_net = {
-	.name = "virtio-net0", .version = 2, .min_load_version = 1, .load = fake_load };
+static const struct device_ops dev_platform = {
+	.name = "platform", .version = 1, .min_load_version = 1, .load = fake_load, .save = fake_save };
+static const struct device_ops dev_net = {
+	.name = "virtio-net0", .version = 2, .min_load_version = 1, .load = fake_load, .save = fake_save };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -125,9 +131,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_accel.state_load = no_kvm_load;
 	vm.accel = &fuzz_accel;
 	pthread_mutex_init(&vm.kick_lock, NULL);
-	mig_registry_add(&registry, &dev_platform, NULL);
-	mig_registry_add(&registry, &dev_net, NULL);
-	vm.mig_devices = &registry;
+	device_registry_add(&vm.devices, &dev_platform, NULL, 0);
+	device_registry_add(&vm.devices, &dev_net, NULL, 0);
 	for (size_t i = 0; i < sizeof(fill); i++)
 		fill[i] = (uint8_t)(i * 131 + 7);
 	rxbuf = malloc(MIG_MAX_BODY);

@@ -23,7 +23,7 @@
 #include "../../vmm/accel/accel.h"
 #include "../../vmm/boot.h"
 #include "../../vmm/elf_loader.h"
-#include "../../vmm/migration/devstate.h"
+#include "../../vmm/device.h"
 #include "../../vmm/platform.h"
 #include "../../vmm/vm.h"
 
@@ -131,7 +131,6 @@ out:
 
 int main(int argc, char **argv)
 {
-	static struct mig_registry reg;
 	const char *wanted = getenv("COMPSC_ACCEL");
 	char err[512];
 	uint8_t *file;
@@ -157,21 +156,16 @@ int main(int argc, char **argv)
 		printf("not ok 1 - VM: %s\n1..1\n", err);
 		return 1;
 	}
-	vm->mig_devices = &reg;
 	struct platform_config pcfg = { .console_out = stdout, .console_prefix = "# guest: " };
-	vm->platform = platform_create(vm, &pcfg);
+	vm_device_create(vm, &platform_device_ops, &pcfg, 0, err, sizeof(err));
 	boot_build_page_tables(vm->ram);
 	elf_copy(&img, file, vm->ram);
 	struct csc_bootinfo *bi = vm_gpa_to_hva(vm, CSC_BOOTINFO_GPA, CSC_BOOTINFO_SIZE);
 	csc_bootinfo_init(bi, RAM, vm->tsc_khz);
 	bi->accel = accel->boot_accel;
-	struct csc_boot_dev dev = {
-		.type = CSC_DEV_PLATFORM, .mmio_base = platform_mmio_base(vm->platform), .mmio_len = CSC_PLAT_SIZE,
-		.irq_vector = platform_irq_vector(vm->platform), .irq_count = 1,
-	};
 	if (!vm->platform || boot_fill_memory_map(bi, RAM, &img) < 0 ||
 	    csc_bootinfo_set_cmdline(bi, "app=dirty rate=5000 size=4 report-ms=10000") < 0 ||
-	    csc_bootinfo_add_dev(bi, &dev) < 0 || vcpu_set_boot_state(&vm->vcpus[0], img.entry, CSC_BOOTINFO_GPA) < 0) {
+	    csc_bootinfo_add_dev(bi, &vm->boot_devs[0]) < 0 || vcpu_set_boot_state(&vm->vcpus[0], img.entry, CSC_BOOTINFO_GPA) < 0) {
 		printf("not ok 1 - boot set-up\n1..1\n");
 		return 1;
 	}

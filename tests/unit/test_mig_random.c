@@ -16,7 +16,7 @@
 
 #include "../../common/log.h"
 #include "../../vmm/migration/cpustate.h"
-#include "../../vmm/migration/devstate.h"
+#include "../../vmm/device.h"
 #include "../../vmm/migration/stream.h"
 
 #define RAM (64ull << 20)

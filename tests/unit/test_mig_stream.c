@@ -12,7 +12,7 @@
 
 #include "../../common/log.h"
 #include "../../vmm/migration/cpustate.h"
-#include "../../vmm/migration/devstate.h"
+#include "../../vmm/device.h"
 #include "../../vmm/migration/stream.h"
 
 #define RAM (64ull << 20)
@@ -212,13 +212,23 @@ static void test_ram_records(void **state)
 	assert_null(r.data);
 }
 
+static int no_save(void *dev, uint8_t *buf, size_t cap, size_t *len)
+{
+	(void)dev, (void)buf, (void)cap;
+	*len = 0;
+	return 0;
+}
+
 static void test_reserve_and_registry(void **state)
 {
 	static uint8_t b[16 + MIG_MAX_DEVICES * 36 + 64];
 	struct mig_reserve r = { .ram_size = RAM, .n_vcpus = 1, .n_devices = 2 }, out;
-	struct mig_registry reg = { 0 };
-	static const struct mig_device_ops plat = { .name = "platform", .version = 2, .min_load_version = 1 };
-	static const struct mig_device_ops net = { .name = "virtio-net", .version = 1, .min_load_version = 1 };
+	struct device_registry reg = { 0 };
+	static const struct device_ops plat = { .name = "platform", .version = 2, .min_load_version = 1,
+						.save = no_save };
+	static const struct device_ops net = { .name = "virtio-net", .version = 1, .min_load_version = 1,
+					       .save = no_save };
+	static const struct device_ops vf = { .name = "vf", .numbered = true };	/* no state */
 	(void)state;
 
 	strcpy(r.dev[0].name, "platform");
@@ -243,17 +253,24 @@ static void test_reserve_and_registry(void **state)
 	assert_non_null(strstr(err, "twice"));
 
 	/* Registry: missing device, version range, extra local device. */
-	assert_int_equal(mig_registry_add(&reg, &plat, NULL), 0);
-	assert_int_equal(mig_registry_add(&reg, &plat, NULL), -EINVAL);
-	assert_int_equal(mig_registry_check(&reg, &r, err, sizeof(err)), -ENODEV);
+	assert_int_equal(device_registry_add(&reg, &plat, NULL, 0), 0);
+	assert_int_equal(device_registry_add(&reg, &plat, NULL, 0), -EINVAL);
+	/* A device without state is in the registry but not in migrations. */
+	assert_int_equal(device_registry_add(&reg, &vf, NULL, 0), 0);
+	assert_int_equal(device_registry_find(&reg, "vf0"), 1);
+	assert_int_equal(device_registry_check(&reg, &r, err, sizeof(err)), -ENODEV);
 	assert_non_null(strstr(err, "'virtio-net'"));
-	assert_int_equal(mig_registry_add(&reg, &net, NULL), 0);
-	assert_int_equal(mig_registry_check(&reg, &r, err, sizeof(err)), 0);
+	assert_int_equal(device_registry_add(&reg, &net, NULL, 0), 0);
+	assert_int_equal(device_registry_check(&reg, &r, err, sizeof(err)), 0);
+	struct mig_reserve described;
+	device_registry_describe(&reg, &described);
+	assert_int_equal(described.n_devices, 2);	/* platform and virtio-net, not vf0 */
+	assert_string_equal(described.dev[1].name, "virtio-net");
 	r.dev[0].version = 3;
-	assert_int_equal(mig_registry_check(&reg, &r, err, sizeof(err)), -EPROTO);
+	assert_int_equal(device_registry_check(&reg, &r, err, sizeof(err)), -EPROTO);
 	r.dev[0].version = 1;
 	r.n_devices = 1;
-	assert_int_equal(mig_registry_check(&reg, &r, err, sizeof(err)), -ENODEV);
+	assert_int_equal(device_registry_check(&reg, &r, err, sizeof(err)), -ENODEV);
 	assert_non_null(strstr(err, "not on the source"));
 }
 

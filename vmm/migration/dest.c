@@ -58,12 +58,12 @@ static int dst_device(struct migration *m, const struct mig_rec *rec)
 
 	if (ret < 0)
 		return mig_fail(m, ret, "bad stream: %s", err);
-	int k = mig_registry_find(m->vm->mig_devices, d.d.name);
-	if (k < 0)
+	int k = device_registry_find(&m->vm->devices, d.d.name);
+	if (k < 0 || !device_migrates(&m->vm->devices.dev[k]))
 		return mig_fail(m, -ENODEV, "bad stream: state for device '%s', which this VM does not have", d.d.name);
 	if (m->dev[k].have)
 		return mig_fail(m, -EPROTO, "bad stream: device '%s' state sent twice", d.d.name);
-	if (d.len > MIG_DEV_STATE_MAX)
+	if (d.len > DEV_STATE_MAX)
 		return mig_fail(m, -EPROTO, "bad stream: device '%s' state of %u bytes", d.d.name, d.len);
 	m->dev[k].data = malloc(d.len ? d.len : 1);
 	if (!m->dev[k].data)
@@ -121,7 +121,7 @@ static int dst_reservation(struct migration *m)
 		mig_fail(m, ret, "%s", err);
 	} else if ((ret = mig_cpuid_check(&m->src_cpuid, &m->cpuid, err, sizeof(err))) < 0) {
 		mig_fail(m, ret, "incompatible source: %s", err);
-	} else if ((ret = mig_registry_check(vm->mig_devices, &r, err, sizeof(err))) < 0) {
+	} else if ((ret = device_registry_check(&vm->devices, &r, err, sizeof(err))) < 0) {
 		mig_fail(m, ret, "%s", err);
 	} else if (fallocate(vm->ram_fd, 0, 0, (off_t)vm->ram_size) < 0) {
 		/* Reserve the memory now, so a full host fails here and not
@@ -239,22 +239,24 @@ static int dst_receive(struct migration *m)
 
 static int dst_load(struct migration *m)
 {
-	struct mig_registry *reg = m->vm->mig_devices;
+	struct device_registry *reg = &m->vm->devices;
 	char err[300];
 	int ret;
 
 	if ((ret = m->vm->accel->state_complete(m->vm, m->vstate, err, sizeof(err))) < 0)
 		return mig_fail(m, ret, "bad stream: %s", err);
 	for (unsigned k = 0; k < reg->n; k++)
-		if (!m->dev[k].have)
-			return mig_fail(m, -EPROTO, "bad stream: no state for device '%s'", reg->dev[k].ops->name);
+		if (device_migrates(&reg->dev[k]) && !m->dev[k].have)
+			return mig_fail(m, -EPROTO, "bad stream: no state for device '%s'", reg->dev[k].name);
 	if ((ret = m->vm->accel->state_load(m->vm, m->vstate, err, sizeof(err))) < 0)
 		return mig_fail(m, ret, "loading vCPU state: %s", err);
 	for (unsigned k = 0; k < reg->n; k++) {
-		const struct mig_device_ops *ops = reg->dev[k].ops;
-		ret = ops->load(reg->dev[k].opaque, m->dev[k].version, m->dev[k].data, m->dev[k].len, err, sizeof(err));
+		const struct device_entry *e = &reg->dev[k];
+		if (!device_migrates(e))
+			continue;
+		ret = e->ops->load(e->dev, m->dev[k].version, m->dev[k].data, m->dev[k].len, err, sizeof(err));
 		if (ret < 0)
-			return mig_fail(m, ret, "device '%s' rejected its state: %s", ops->name, err);
+			return mig_fail(m, ret, "device '%s' rejected its state: %s", e->name, err);
 	}
 	return 0;
 }
@@ -332,13 +334,13 @@ out:
  * the resume time reported to the source. */
 void mig_dest_activate(struct migration *m)
 {
-	struct mig_registry *reg = m->vm->mig_devices;
+	struct device_registry *reg = &m->vm->devices;
 	uint8_t act[MIG_ACTIVATED_LEN];
 
 	mig_set_stage(m, MIG_STAGE_ACTIVATION);
 	for (unsigned k = 0; k < reg->n; k++)
 		if (reg->dev[k].ops->activate)
-			reg->dev[k].ops->activate(reg->dev[k].opaque);
+			reg->dev[k].ops->activate(reg->dev[k].dev);
 	uint64_t resume = now_ns();
 	vm_start_vcpus(m->vm);
 	pthread_mutex_lock(&m->lock);

@@ -29,7 +29,7 @@
 
 #include "../accel/accel.h"
 #include "cpustate.h"
-#include "devstate.h"
+#include "../device.h"
 #include "migration.h"
 #include "stream.h"
 

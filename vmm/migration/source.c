@@ -130,7 +130,7 @@ static int src_reservation(struct migration *m)
 	mig_set_stage(m, MIG_STAGE_RESERVATION);
 	if ((ret = mig_stall(m, MIG_STAGE_RESERVATION)) < 0)
 		return ret;
-	mig_registry_describe(m->vm->mig_devices, &r);
+	device_registry_describe(&m->vm->devices, &r);
 	if (r.n_devices == MIG_MAX_DEVICES)
 		return mig_fail(m, -ENOSPC, "too many devices to describe");
 	/* The accelerator's vCPU state travels like a device's: name it, so a
@@ -170,7 +170,7 @@ static uint64_t state_bytes_estimate(struct migration *m)
 	uint64_t dev = m->dev_state_bytes;
 
 	if (!dev)
-		dev = (uint64_t)m->vm->mig_devices->n * DEVICE_STATE_EST;
+		dev = (uint64_t)m->vm->devices.n * DEVICE_STATE_EST;
 	return dev + (uint64_t)m->vm->n_vcpus * VCPU_STATE_EST + VM_STATE_EST;
 }
 
@@ -296,24 +296,26 @@ static int src_precopy(struct migration *m, struct mig_round *next)
 
 static int send_devices(struct migration *m)
 {
-	struct mig_registry *reg = m->vm->mig_devices;
-	uint8_t *buf = malloc(MIG_DEVICE_HDR_LEN + MIG_DEV_STATE_MAX);
+	struct device_registry *reg = &m->vm->devices;
+	uint8_t *buf = malloc(MIG_DEVICE_HDR_LEN + DEV_STATE_MAX);
 	uint64_t total = 0;
 	int ret = 0;
 
 	if (!buf)
 		return mig_fail(m, -ENOMEM, "out of memory");
 	for (unsigned i = 0; i < reg->n && ret == 0; i++) {
-		const struct mig_device_ops *ops = reg->dev[i].ops;
+		const struct device_entry *e = &reg->dev[i];
 		size_t len = 0;
-		ret = ops->save(reg->dev[i].opaque, buf + MIG_DEVICE_HDR_LEN, MIG_DEV_STATE_MAX, &len);
-		if (ret < 0 || len > MIG_DEV_STATE_MAX) {
-			ret = mig_fail(m, ret < 0 ? ret : -EOVERFLOW, "device '%s': cannot save its state", ops->name);
+		if (!device_migrates(e))
+			continue;
+		ret = e->ops->save(e->dev, buf + MIG_DEVICE_HDR_LEN, DEV_STATE_MAX, &len);
+		if (ret < 0 || len > DEV_STATE_MAX) {
+			ret = mig_fail(m, ret < 0 ? ret : -EOVERFLOW, "device '%s': cannot save its state", e->name);
 			break;
 		}
 		memset(buf, 0, MIG_DEV_NAME_LEN);
-		memcpy(buf, ops->name, strnlen(ops->name, MIG_DEV_NAME_LEN - 1));
-		mig_put32(buf + MIG_DEV_NAME_LEN, ops->version);
+		memcpy(buf, e->name, strnlen(e->name, MIG_DEV_NAME_LEN - 1));
+		mig_put32(buf + MIG_DEV_NAME_LEN, e->ops->version);
 		mig_put32(buf + MIG_DEV_NAME_LEN + 4, (uint32_t)len);
 		ret = mig_send(&m->io, MIG_REC_DEVICE, buf, (uint32_t)(MIG_DEVICE_HDR_LEN + len));
 		if (ret < 0)

@@ -6,12 +6,13 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../common/log.h"
 #include "../../common/mac.h"
-#include "../migration/devstate.h"
+#include "../device.h"
 #include "../vm.h"
 
 static const uint64_t offered_features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_NET_F_MAC) |
@@ -95,28 +96,10 @@ static int net_mig_load(void *opaque, uint32_t version, const uint8_t *buf, size
 	return virtio_net_load_state(opaque, version, buf, len, err, errlen);
 }
 
-/* One registry entry per instance: the destination matches them by name. */
-#define MIG_OPS(i)                                                                              \
-	{ .name = "virtio-net" #i, .version = VIRTIO_NET_STATE_VERSION,                         \
-	  .min_load_version = VIRTIO_NET_STATE_VERSION, .save = net_mig_save, .load = net_mig_load, \
-	  .activate = virtio_net_resume }
-static const struct mig_device_ops virtio_net_mig_ops[VIRTIO_NET_MAX_DEVICES] = {
-	MIG_OPS(0), MIG_OPS(1), MIG_OPS(2), MIG_OPS(3),
-};
-_Static_assert(VIRTIO_NET_MAX_DEVICES == 4, "one MIG_OPS entry per possible instance");
-
-const struct mig_device_ops *virtio_net_mig_ops_of(const struct virtio_net *n)
+const struct device_ops *virtio_net_mig_ops_of(const struct virtio_net *n)
 {
-	return &virtio_net_mig_ops[n->instance];
-}
-
-static int register_migration(struct virtio_net *n)
-{
-	int ret = vm_add_pause_hook(n->vm, virtio_net_pause, virtio_net_resume, n);
-
-	if (ret == 0 && n->vm->mig_devices)
-		ret = mig_registry_add(n->vm->mig_devices, &virtio_net_mig_ops[n->instance], n);
-	return ret;
+	(void)n;
+	return &virtio_net_device_ops;
 }
 
 /* ---- life cycle ---------------------------------------------------------- */
@@ -142,10 +125,6 @@ struct virtio_net *virtio_net_create(struct vm *vm, const struct virtio_net_opts
 	n->vm = vm;
 	if (net_tap_open(n, o->tap) < 0 || virtio_mmio_attach(&n->mmio, vm) < 0 || net_backend_start(n) < 0)
 		goto fail;
-	if (register_migration(n) < 0) {
-		log_error("virtio-net%u: cannot register for pause and migration", instance);
-		goto fail;
-	}
 	char mac_text[MAC_STR_LEN];
 	log_info("virtio-net%u: TAP %s, MAC %s, MMIO 0x%" PRIx64 ", vector 0x%x", instance, n->tap_name,
 		 mac_format(n->cfg.mac, mac_text), n->mmio.base, n->mmio.irq_vector);
@@ -175,6 +154,44 @@ void virtio_net_destroy(struct virtio_net *n)
 	virtio_mmio_fini(&n->mmio);
 	free(n);
 }
+
+static void *net_device_create(struct vm *vm, const void *config, unsigned instance, struct csc_boot_dev *boot,
+			       char *err, size_t errlen)
+{
+	struct virtio_net *n = virtio_net_create(vm, config, instance);
+
+	if (!n) {
+		snprintf(err, errlen, "virtio-net%u: cannot create the device (see above)", instance);
+		return NULL;
+	}
+	*boot = (struct csc_boot_dev){
+		.type = CSC_DEV_VIRTIO_NET, .instance = instance, .mmio_base = n->mmio.base,
+		.mmio_len = VIRTIO_MMIO_LEN, .irq_vector = n->mmio.irq_vector, .irq_count = 1,
+	};
+	return n;
+}
+
+static void net_device_destroy(void *dev)
+{
+	virtio_net_destroy(dev);
+}
+
+/* One entry per instance in the registry ("virtio-net0", ...): the
+ * destination matches them by name. The back-end stops with the VM's pause
+ * and starts again at resume or, on a destination, at activation. */
+const struct device_ops virtio_net_device_ops = {
+	.name = "virtio-net",
+	.numbered = true,
+	.version = VIRTIO_NET_STATE_VERSION,
+	.min_load_version = VIRTIO_NET_STATE_VERSION,
+	.create = net_device_create,
+	.destroy = net_device_destroy,
+	.pause = virtio_net_pause,
+	.resume = virtio_net_resume,
+	.save = net_mig_save,
+	.load = net_mig_load,
+	.activate = virtio_net_resume,
+};
 
 uint64_t virtio_net_mmio_base(const struct virtio_net *n)
 {

@@ -32,9 +32,14 @@ struct virtio_net_opts {
 	int has_mac;
 };
 
+/* The device (device.h): vm_device_create(vm, &virtio_net_device_ops,
+ * &opts, instance, ...) creates and registers it. */
+struct device_ops;
+extern const struct device_ops virtio_net_device_ops;
+
 /* Opens the TAP device, claims the next free MMIO window, an MSI vector with
  * its irqfd, the ioeventfds, and starts the back-end thread. NULL on failure
- * (logged). */
+ * (logged). Not registered: vm_device_create does that. */
 struct virtio_net *virtio_net_create(struct vm *vm, const struct virtio_net_opts *o, unsigned instance);
 void virtio_net_destroy(struct virtio_net *n);
 

@@ -15,7 +15,7 @@
 #include "net.h"
 #include "virtqueue.h"
 
-struct mig_device_ops;
+struct device_ops;
 
 struct virtio_net {
 	/* Transport: registers, the two queues, and the lock that guards
@@ -50,7 +50,7 @@ struct virtio_net {
 struct virtio_net *virtio_net_model_create(const struct virtio_net_opts *o, unsigned instance,
 					   const struct vq_mem *mem);
 /* The migration registry entry of this instance (its versions). */
-const struct mig_device_ops *virtio_net_mig_ops_of(const struct virtio_net *n);
+const struct device_ops *virtio_net_mig_ops_of(const struct virtio_net *n);
 /* Pause hooks: pausing waits for a processing pass in flight. */
 void virtio_net_pause(void *opaque);
 void virtio_net_resume(void *opaque);

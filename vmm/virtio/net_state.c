@@ -21,7 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../devstate_check.h"
+#include "../device.h"
 #include "../../common/mac.h"
 #include "../migration/stream.h"
 
@@ -47,7 +47,7 @@ int virtio_net_load_state(struct virtio_net *n, uint32_t version, const uint8_t 
 	struct virtio_mmio_loaded t;
 	char why[200];
 	uint8_t mac[6];
-	int ret = devstate_check_version(virtio_net_mig_ops_of(n), version, len, VIRTIO_NET_STATE_LEN, err,
+	int ret = device_check_version(virtio_net_mig_ops_of(n), version, len, VIRTIO_NET_STATE_LEN, err,
 					 errlen);
 
 	if (ret < 0)
