@@ -164,14 +164,7 @@ void api_migration_changed(void *opaque)
 
 static const char *vm_state(struct api *api)
 {
-	struct mig_progress p;
-
-	mig_get_progress(api->vm, &p);
-	if (p.status == MIG_STATUS_LISTENING || (!p.source && p.status == MIG_STATUS_ACTIVE))
-		return "incoming";
-	if (p.source && p.status == MIG_STATUS_ACTIVE)
-		return "migrating";
-	return api->user_paused ? "paused" : "running";
+	return vm_state_name(vm_state_get(api->vm));
 }
 
 /* Reads an optional non-negative integer argument; false (with a reply)
@@ -296,19 +289,25 @@ static void handle_line(struct api *api, struct api_client *c, const char *line,
 		else
 			reply(api, c, id, NULL);
 	} else if (strcmp(cmd, "pause") == 0) {
-		if (!mig_active(api->vm) || vm_state(api)[0] != 'i') {
+		/* The state machine says whether a pause is allowed now (not
+		 * while incoming or migrating); the vCPUs stop once. */
+		if (vm_state_event(api->vm, VM_EV_PAUSE, err, sizeof(err)) < 0) {
+			reply_error(api, c, id, "GenericError", err);
+		} else {
 			if (!api->user_paused && vm_pause(api->vm) == 0)
 				api->user_paused = true;
 			reply(api, c, id, NULL);
-		} else {
-			reply_error(api, c, id, "GenericError", "the VM has not arrived yet");
 		}
 	} else if (strcmp(cmd, "resume") == 0 || strcmp(cmd, "cont") == 0) {
-		if (api->user_paused) {
-			vm_resume(api->vm);
-			api->user_paused = false;
+		if (vm_state_event(api->vm, VM_EV_RESUME, err, sizeof(err)) < 0) {
+			reply_error(api, c, id, "GenericError", err);
+		} else {
+			if (api->user_paused) {
+				vm_resume(api->vm);
+				api->user_paused = false;
+			}
+			reply(api, c, id, NULL);
 		}
-		reply(api, c, id, NULL);
 	} else if (strcmp(cmd, "quit") == 0) {
 		reply(api, c, id, NULL);
 		vm_request_exit(api->vm, 0);

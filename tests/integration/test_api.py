@@ -14,7 +14,8 @@ CHECKS = ["greeting lists the commands", "malformed JSON: error reply", "a 200 K
           "query-migrate before any migration: status none", "compsc status prints the VM state",
           "the guest kept running through all of it", "quit ends the VMM with status 0",
           "compsc migrate --help: usage with every option, exit 0, nothing connected",
-          "compsc usage errors (unknown option, missing --to, unknown subcommand): exit 2, no connect"]
+          "compsc usage errors (unknown option, missing --to, unknown subcommand): exit 2, no connect",
+          "state machine: an incoming VM reports 'incoming' and refuses pause and migrate, saying why"]
 problem = accel_problem()
 if problem:
     for c in CHECKS:
@@ -62,6 +63,17 @@ with tmpdir() as tmp:
         t.ok(v.wait_exit(5) == 0, CHECKS[10], v.log())
     finally:
         v.stop()
+
+    inc = Vmm(tmp, "inc", incoming=True)
+    try:
+        api = Api(inc.sock)
+        st = api.cmd("status")["return"]["state"]
+        rp = api.cmd("pause")
+        rm = api.cmd("migrate", uri="tcp:127.0.0.1:1")
+        t.ok(st == "incoming" and "cannot pause: the VM is incoming" in rp.get("error", {}).get("desc", "")
+             and "error" in rm and inc.p.poll() is None, CHECKS[13], f"{st} {rp} {rm}")
+    finally:
+        inc.stop()
 
     # The command line as a user meets it: --help never becomes a socket
     # path, bad options are named, and nothing connects before the

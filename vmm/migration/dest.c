@@ -342,6 +342,7 @@ void mig_dest_activate(struct migration *m)
 		if (reg->dev[k].ops->activate)
 			reg->dev[k].ops->activate(reg->dev[k].dev);
 	uint64_t resume = now_ns();
+	vm_state_event(m->vm, VM_EV_ARRIVED, NULL, 0);
 	vm_start_vcpus(m->vm);
 	pthread_mutex_lock(&m->lock);
 	m->p.resume_ns = resume;

@@ -278,11 +278,13 @@ static void notified(void *opaque, uint32_t events)
 		struct mig_progress p;
 		mig_get_progress(m->vm, &p);
 		if (p.source && p.status == MIG_STATUS_COMPLETED) {
+			vm_state_event(m->vm, VM_EV_COMMITTED, NULL, 0);
 			fprintf(stderr, "compsc-vmm: migration completed in %.1f ms (downtime %.1f ms, %u rounds, "
 				"%.1f MiB sent); the VM now runs at %s\n", (double)(p.end_ns - p.start_ns) / 1e6,
 				(double)p.downtime_ns / 1e6, p.n_rounds, (double)p.bytes / 1048576.0, p.peer);
 			vm_request_exit(m->vm, 0);
 		} else if (p.source) {
+			vm_state_event(m->vm, VM_EV_MIGRATE_FAILED, NULL, 0);
 			fprintf(stderr, "compsc-vmm: migration to %s %s during %s: %s; the VM keeps running here\n",
 				p.peer, p.status == MIG_STATUS_CANCELLED ? "cancelled" : "failed",
 				mig_stage_name(p.failed_stage), p.error);
@@ -414,6 +416,10 @@ int mig_start_outgoing(struct vm *vm, const struct mig_params *params, char *err
 	int ret = mig_params_check(params, err, errlen);
 	if (ret < 0)
 		return ret;
+	/* The state machine decides whether this VM may start migrating now
+	 * (running or paused: yes; incoming, already migrating: no). */
+	if ((ret = vm_state_event(vm, VM_EV_MIGRATE, err, errlen)) < 0)
+		return ret;
 	if (m->sock >= 0) {
 		close(m->sock);
 		m->sock = -1;
@@ -435,6 +441,7 @@ int mig_start_outgoing(struct vm *vm, const struct mig_params *params, char *err
 	ret = pthread_create(&m->thread, NULL, mig_source_thread, m);
 	if (ret) {
 		m->p.status = MIG_STATUS_FAILED;
+		vm_state_event(vm, VM_EV_MIGRATE_FAILED, NULL, 0);
 		snprintf(err, errlen, "cannot start the migration thread: %s", strerror(ret));
 		return -ret;
 	}
