@@ -303,6 +303,17 @@ static void notified(void *opaque, uint32_t events)
 		m->hooks.changed(m->hooks.opaque);
 }
 
+/* The buffers mig_init allocates, and the struct. */
+static void free_migration(struct migration *m)
+{
+	free(m->rxbuf);
+	free(m->txbuf);
+	free(m->bitmap);
+	free(m->scratch);
+	free(m->touched);
+	free(m);
+}
+
 int mig_init(struct vm *vm, const char *token, const struct mig_hooks *hooks)
 {
 	struct migration *m = calloc(1, sizeof(*m));
@@ -340,12 +351,7 @@ int mig_init(struct vm *vm, const char *token, const struct mig_hooks *hooks)
 fail:
 	if (m->notify_fd >= 0)
 		close(m->notify_fd);
-	free(m->rxbuf);
-	free(m->txbuf);
-	free(m->bitmap);
-	free(m->scratch);
-	free(m->touched);
-	free(m);
+	free_migration(m);
 	return ret;
 }
 
@@ -375,12 +381,7 @@ void mig_destroy(struct vm *vm)
 		free(m->dev[k].data);
 	if (m->vstate)
 		vm->accel->state_free(m->vstate);
-	free(m->rxbuf);
-	free(m->txbuf);
-	free(m->bitmap);
-	free(m->scratch);
-	free(m->touched);
-	free(m);
+	free_migration(m);
 	vm->mig = NULL;
 }
 
