@@ -55,8 +55,11 @@ static void usage(FILE *out)
 		"  --api PATH           control socket (JSON commands, see docs/api.md)\n"
 		"  --incoming URI       receive a migrating VM on tcp:ADDR:PORT instead of booting\n"
 		"                       (same --guest and --mem as the source; port 0 = any)\n"
-		"  --migration-token T  shared secret authenticating migration peers\n"
-		"                       (default: $COMPSC_MIGRATION_TOKEN, else \"compsc\")\n"
+		"  --migration-token-file PATH\n"
+		"                       the secret that authenticates migration peers, read from\n"
+		"                       PATH (not readable by group or others); else taken from\n"
+		"                       $COMPSC_MIGRATION_TOKEN. No default: without a secret the\n"
+		"                       VMM neither migrates nor accepts --incoming\n"
 		"  --test-device VALUE  add the migration test device (docs/migration-stream.md)\n"
 		"  --help               this text\n"
 		"\n"
@@ -69,7 +72,7 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
 	enum { OPT_GUEST = 256, OPT_MEM, OPT_CMDLINE, OPT_PREFIX, OPT_LOG, OPT_TIMING, OPT_HELP, OPT_VF, OPT_VIRTIO_NET,
-	       OPT_API, OPT_INCOMING, OPT_TOKEN, OPT_TESTDEV, OPT_ACCEL };
+	       OPT_API, OPT_INCOMING, OPT_TOKEN, OPT_TESTDEV, OPT_ACCEL, OPT_TOKEN_FILE };
 	static const struct option longopts[] = {
 		{ "guest", required_argument, NULL, OPT_GUEST },
 		{ "mem", required_argument, NULL, OPT_MEM },
@@ -83,6 +86,7 @@ int main(int argc, char **argv)
 		{ "api", required_argument, NULL, OPT_API },
 		{ "incoming", required_argument, NULL, OPT_INCOMING },
 		{ "migration-token", required_argument, NULL, OPT_TOKEN },
+		{ "migration-token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "test-device", required_argument, NULL, OPT_TESTDEV },
 		{ "accel", required_argument, NULL, OPT_ACCEL },
 		{ NULL, 0, NULL, 0 },
@@ -93,6 +97,7 @@ int main(int argc, char **argv)
 	const char *vf_paths[VM_MAX_VFS];
 	unsigned n_vf_paths = 0;
 	const char *api_path = NULL, *incoming = NULL, *token = getenv("COMPSC_MIGRATION_TOKEN");
+	static char token_buf[MIG_TOKEN_MAX + 2];
 	bool testdev = false;
 	const char *accel_name = getenv("COMPSC_ACCEL");
 	uint64_t testdev_val = 0;
@@ -165,7 +170,15 @@ int main(int argc, char **argv)
 			break;
 		}
 		case OPT_TOKEN:
-			token = optarg;
+			/* argv is public (ps, /proc/PID/cmdline): a secret there is
+			 * no secret. */
+			return cli_usage_error("--migration-token: a secret must not be on the command line (it "
+					       "shows in ps): use --migration-token-file PATH or "
+					       "$COMPSC_MIGRATION_TOKEN");
+		case OPT_TOKEN_FILE:
+			if (mig_read_token_file(optarg, token_buf, sizeof(token_buf), err, sizeof(err)) < 0)
+				return cli_usage_error("--migration-token-file: %s", err);
+			token = token_buf;
 			break;
 		case OPT_ACCEL:
 			accel_name = optarg;
@@ -187,6 +200,13 @@ int main(int argc, char **argv)
 		return cli_usage_error("unexpected argument '%s'", argv[optind]);
 	if (!guest)
 		return cli_usage_error("--guest FILE is required");
+	if (token && !*token)
+		token = NULL;
+	if (token && strlen(token) > MIG_TOKEN_MAX)
+		return cli_usage_error("the migration secret is longer than %d bytes", MIG_TOKEN_MAX);
+	if (incoming && !token)
+		return cli_usage_error("--incoming needs the migration secret (--migration-token-file PATH or "
+				       "$COMPSC_MIGRATION_TOKEN): without one anybody could send this VMM a VM");
 	if (!accel_name || !*accel_name)
 		accel_name = "auto";
 	if (!accel_name_valid(accel_name))
@@ -240,7 +260,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "compsc-vmm: %s\n", err);
 		goto out;
 	}
-	if (mig_init(vm, token ? token : "compsc",
+	if (mig_init(vm, token,
 		     &(struct mig_hooks){ .changed = api_migration_changed, .opaque = NULL }) < 0) {
 		log_error("migration: cannot initialise");
 		goto out;

@@ -3,6 +3,7 @@
 lines, unknown commands, wrong argument types get error replies, and the
 VMM keeps serving (and running its guest)."""
 import json
+import os
 
 from harness import Tap, accel_problem
 from miglib import Api, Vmm, run_cli, tmpdir
@@ -15,7 +16,8 @@ CHECKS = ["greeting lists the commands", "malformed JSON: error reply", "a 200 K
           "the guest kept running through all of it", "quit ends the VMM with status 0",
           "compsc migrate --help: usage with every option, exit 0, nothing connected",
           "compsc usage errors (unknown option, missing --to, unknown subcommand): exit 2, no connect",
-          "state machine: an incoming VM reports 'incoming' and refuses pause and migrate, saying why"]
+          "state machine: an incoming VM reports 'incoming' and refuses pause and migrate, saying why",
+          "a VMM without a migration secret refuses to migrate, saying how to give it one"]
 problem = accel_problem()
 if problem:
     for c in CHECKS:
@@ -74,6 +76,19 @@ with tmpdir() as tmp:
              and "error" in rm and inc.p.poll() is None, CHECKS[13], f"{st} {rp} {rm}")
     finally:
         inc.stop()
+
+    secret = os.environ.pop("COMPSC_MIGRATION_TOKEN")
+    try:
+        nos = Vmm(tmp, "nosecret")
+    finally:
+        os.environ["COMPSC_MIGRATION_TOKEN"] = secret
+    try:
+        nos.wait_out(r"alive at", 10)
+        r = Api(nos.sock).cmd("migrate", uri="tcp:127.0.0.1:1")
+        t.ok("no migration secret" in r.get("error", {}).get("desc", "") and nos.alive_after(3), CHECKS[14],
+             f"{r}\n{nos.log()}")
+    finally:
+        nos.stop()
 
     # The command line as a user meets it: --help never becomes a socket
     # path, bad options are named, and nothing connects before the

@@ -103,7 +103,11 @@ with tmpdir() as tmp:
     ok, d = scenario(tmp, "dev", None, src_extra=["--test-device", "1"], expect_src="device 'testdev'",
                      expect_dst=r"failed during reservation: device 'testdev' .* missing on the destination")
     t.ok(ok, CASES[5], d)
-    ok, d = scenario(tmp, "tok", None, dst_extra=["--migration-token", "other-secret"],
+    other = os.path.join(tmp, "other-secret")
+    with open(other, "w") as f:
+        f.write("other-secret\n")
+    os.chmod(other, 0o600)
+    ok, d = scenario(tmp, "tok", None, dst_extra=["--migration-token-file", other],
                      expect_src="authentication failed", expect_dst=r"authentication failed")
     t.ok(ok, CASES[6], d)
     for i, stage in enumerate(CANCEL_STAGES):
@@ -172,7 +176,8 @@ def hostile(tmp, name, payload, expect):
             s.recv(16)
             _, ack = read_rec(s)
             nd = ack[:16]
-            mac = hmac.new(b"compsc", b"compsc-mig-source" + ns + nd, hashlib.sha256).digest()
+            mac = hmac.new(os.environ["COMPSC_MIGRATION_TOKEN"].encode(), b"compsc-mig-source" + ns + nd,
+                           hashlib.sha256).digest()
             s.sendall(rec(0x0003, mac))
             vcpu = f"vcpu-{accel_in_use()}".encode()
             s.sendall(rec(0x0004, struct.pack("<QII", 128 << 20, 1, 2) + b"platform".ljust(32, b"\0")

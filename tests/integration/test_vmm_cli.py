@@ -3,6 +3,7 @@
 import os
 import shutil
 import struct
+import subprocess
 import tempfile
 
 from harness import GUEST, VMM, Tap, run
@@ -82,6 +83,27 @@ if os.geteuid() == 0 and shutil.which("setpriv") and os.path.exists("/dev/kvm") 
 else:
     t.skip("/dev/kvm not accessible: clear message, exit 3",
            "needs root, setpriv and a /dev/kvm closed to others", kvm_specific=True)
+
+# The migration secret: never on the command line, never a default, never
+# from a file others can read.
+env_without = {k: v for k, v in os.environ.items() if k != "COMPSC_MIGRATION_TOKEN"}
+r = subprocess.run([VMM, "--guest", GUEST, "--migration-token", "s3cret"], capture_output=True, text=True,
+                   timeout=30)
+t.ok(r.returncode == 2 and "must not be on the command line" in r.stderr, "--migration-token on argv: refused",
+     r.stderr)
+r = subprocess.run([VMM, "--guest", GUEST, "--incoming", "tcp:127.0.0.1:0"], capture_output=True, text=True,
+                   timeout=30, env=env_without)
+t.ok(r.returncode == 2 and "--incoming needs the migration secret" in r.stderr,
+     "--incoming without a secret: refused, exit 2", r.stderr)
+with tempfile.TemporaryDirectory() as tmp:
+    loose = os.path.join(tmp, "secret")
+    with open(loose, "w") as f:
+        f.write("s3cret-s3cret\n")
+    os.chmod(loose, 0o644)
+    r = subprocess.run([VMM, "--guest", GUEST, "--migration-token-file", loose, "--incoming", "tcp:127.0.0.1:0"],
+                       capture_output=True, text=True, timeout=30, env=env_without)
+    t.ok(r.returncode == 2 and "readable or writable by group or others" in r.stderr,
+         "--migration-token-file readable by others: refused", r.stderr)
 
 # --accel: a bad name is a usage error; a guest image without the binding
 # of the chosen accelerator is refused before anything starts.

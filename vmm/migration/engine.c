@@ -10,6 +10,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -322,7 +324,7 @@ int mig_init(struct vm *vm, const char *token, const struct mig_hooks *hooks)
 	if (!m)
 		return -ENOMEM;
 	m->vm = vm;
-	snprintf(m->token, sizeof(m->token), "%s", token);
+	snprintf(m->token, sizeof(m->token), "%s", token ? token : "");
 	if (hooks)
 		m->hooks = *hooks;
 	m->sock = m->listen_fd = -1;
@@ -413,6 +415,11 @@ int mig_start_outgoing(struct vm *vm, const struct mig_params *params, char *err
 	if (vm->mig_blocker) {
 		snprintf(err, errlen, "this VM cannot migrate: %s", vm->mig_blocker);
 		return -EOPNOTSUPP;
+	}
+	if (!m->token[0]) {
+		snprintf(err, errlen, "no migration secret: start the VMM with --migration-token-file PATH or "
+			 "$COMPSC_MIGRATION_TOKEN (the destination needs the same one)");
+		return -EACCES;
 	}
 	int ret = mig_params_check(params, err, errlen);
 	if (ret < 0)
@@ -541,4 +548,40 @@ void mig_get_progress(struct vm *vm, struct mig_progress *out)
 		out->stage_ns[out->stage] += now_ns() - m->stage_start_ns;
 	}
 	pthread_mutex_unlock(&m->lock);
+}
+
+int mig_read_token_file(const char *path, char *buf, size_t size, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		close(fd);
+		return -EINVAL;
+	}
+	if (st.st_mode & 077) {
+		snprintf(err, errlen, "%s: readable or writable by group or others (mode %03o): chmod 600 it",
+			 path, (unsigned)(st.st_mode & 0777));
+		close(fd);
+		return -EPERM;
+	}
+	ssize_t n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -EIO;
+	}
+	buf[n] = 0;
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = 0;
+	if (n == 0 || (size_t)n > MIG_TOKEN_MAX || memchr(buf, 0, (size_t)n)) {
+		snprintf(err, errlen, "%s: the secret must be 1..%d bytes of text", path, MIG_TOKEN_MAX);
+		return -EINVAL;
+	}
+	return 0;
 }

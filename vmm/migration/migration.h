@@ -135,6 +135,14 @@ struct migration;
 
 /* Sets up the engine for this VM (event-loop notification). The token
  * authenticates the peer (both sides must use the same). */
+/* The migration secret: at most this many bytes, no default. */
+#define MIG_TOKEN_MAX 255
+/* Reads a secret from a file: refused when group or others may read it,
+ * when it is empty or longer than MIG_TOKEN_MAX; one trailing newline is
+ * dropped. 0, or -errno with the reason in err. */
+int mig_read_token_file(const char *path, char *buf, size_t size, char *err, size_t errlen);
+
+/* token NULL: this VMM has no migration secret and refuses to migrate. */
 int mig_init(struct vm *vm, const char *token, const struct mig_hooks *hooks);
 void mig_destroy(struct vm *vm);
 /* Sets the hooks' opaque pointer (the control socket exists after us). */
