@@ -1,4 +1,5 @@
 #include "pf_ctl.h"
+#include "vf_queues.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -13,7 +14,7 @@
 #include "../common/unix_sock.h"
 #include "nic.h"
 
-#define CTL_LINE_MAX 512
+#define CTL_LINE_MAX 4096	/* inject carries one frame in hex */
 /* Each client holds a 64 KiB reply buffer and a slot in the event loop:
  * beyond this many at once, a new one is told so and closed rather than
  * left waiting in the backlog. */
@@ -131,8 +132,9 @@ void pf_ctl_execute(struct nic *nic, const char *line, char *out_buf, size_t out
 		     (unsigned long long)(nic->egress.rate_bytes_per_s * 8));
 	} else if (parse_vf(nic, arg, &vf) < 0) {
 		if (strcmp(cmd, "assign") && strcmp(cmd, "free") && strcmp(cmd, "enable") &&
-		    strcmp(cmd, "disable") && strcmp(cmd, "regs"))
-			emit(&o, "{\"error\":\"unknown command '%.40s' (list, stats, assign, free, enable, disable, regs)\"}", cmd);
+		    strcmp(cmd, "disable") && strcmp(cmd, "regs") && strcmp(cmd, "take") && strcmp(cmd, "inject"))
+			emit(&o, "{\"error\":\"unknown command '%.40s' (list, stats, assign, free, enable, disable, regs, "
+				 "take, inject)\"}", cmd);
 		else
 			emit(&o, "{\"error\":\"%s needs a VF number 0..%u\"}", cmd, nic->n_vfs - 1);
 	} else if (strcmp(cmd, "assign") == 0) {
@@ -178,6 +180,42 @@ void pf_ctl_execute(struct nic *nic, const char *line, char *out_buf, size_t out
 			     r->flags & VF_REGF_MIGRATE ? "true" : "false");
 		}
 		emit(&o, "}}");
+	} else if (strcmp(cmd, "take") == 0) {
+		/* CompSC's zero loss: frames held while the PF stopped the VF,
+		 * handed to the migration (hex, oldest first, at most 16 per
+		 * call to fit the reply line; "left" says how many remain). */
+		struct nic_vf *v = &nic->slot[vf].vf;
+		static uint8_t frame[VF_MAX_FRAME_LIMIT];
+		size_t len;
+		unsigned n = 0;
+		emit(&o, "{\"vf\":%u,\"frames\":[", vf);
+		/* Room for one more jumbo frame in hex: the reply stays one line. */
+		while (o.len + 2 * VF_MAX_FRAME_LIMIT + 64 < o.size && nic_vf_take_held(v, frame, sizeof(frame), &len) == 0) {
+			emit(&o, "%s\"", n++ ? "," : "");
+			for (size_t i = 0; i < len && i < sizeof(frame); i++)
+				emit(&o, "%02x", frame[i]);
+			emit(&o, "\"");
+		}
+		emit(&o, "],\"left\":%u}", v->fifo_count);
+	} else if (strcmp(cmd, "inject") == 0) {
+		/* A frame the migration carried here: received by the VF as if
+		 * it had come from the wire. */
+		const char *hex = strtok_r(NULL, " \t\r\n", &save);
+		static uint8_t frame[CTL_LINE_MAX / 2];
+		size_t len = hex ? strlen(hex) / 2 : 0;
+		bool ok = hex && strlen(hex) % 2 == 0 && len >= 14 && len <= sizeof(frame);
+		for (size_t i = 0; ok && i < len; i++) {
+			unsigned b;
+			ok = sscanf(hex + 2 * i, "%2x", &b) == 1;
+			frame[i] = (uint8_t)b;
+		}
+		if (!ok) {
+			emit(&o, "{\"error\":\"inject: the frame must be 14..%u bytes of hex\"}", (unsigned)sizeof(frame));
+		} else {
+			nic_vf_receive(&nic->slot[vf].vf, frame, len, false);
+			vf_rx_drain(&nic->slot[vf].vf);
+			emit(&o, "{\"vf\":%u,\"injected\":%zu}", vf, len);
+		}
 	} else {
 		emit(&o, "{\"error\":\"unknown command '%.40s'\"}", cmd);
 	}

@@ -162,6 +162,21 @@ void vf_rx_drain(struct nic_vf *vf)
 		nic_vf_raise_cause(vf, VF_CAUSE_RX0);
 }
 
+int nic_vf_take_held(struct nic_vf *vf, uint8_t *buf, size_t cap, size_t *len)
+{
+	if (!vf->fifo_count)
+		return -ENOENT;
+	struct vf_rx_frame *f = &vf->fifo[vf->fifo_head];
+	*len = f->len;
+	memcpy(buf, f->data, f->len < cap ? f->len : cap);
+	vf->fifo_bytes -= f->len;
+	free(f->data);
+	f->data = NULL;
+	vf->fifo_head = (vf->fifo_head + 1) % VF_RX_FIFO_FRAMES;
+	vf->fifo_count--;
+	return 0;
+}
+
 void nic_vf_receive(struct nic_vf *vf, const uint8_t *frame, size_t len, bool loopback)
 {
 	if (len < 14 || len > vf->max_frame) {

@@ -19,6 +19,11 @@ void vf_queue_reprogram(struct nic_vf *vf, bool tx, unsigned q);
 void vf_queue_set_enabled(struct nic_vf *vf, bool tx, unsigned q, bool enabled);
 /* Moves buffered frames into RX descriptors while there are any. */
 void vf_rx_drain(struct nic_vf *vf);
+/* Takes the oldest frame held in the VF's receive buffer (while the PF has
+ * its queues stopped): copies at most cap bytes to buf, sets *len to the
+ * frame's length, and drops it from the buffer. 0, or -ENOENT when nothing
+ * is held. For CompSC: held frames move to the migration's destination. */
+int nic_vf_take_held(struct nic_vf *vf, uint8_t *buf, size_t cap, size_t *len);
 /* Transmits what the driver queued up to the tail. */
 void vf_tx_process(struct nic_vf *vf, unsigned q);
 /* Drops every buffered frame (reset, destroy). */

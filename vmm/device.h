@@ -58,6 +58,15 @@ struct device_ops {
 	int (*load)(void *dev, uint32_t version, const uint8_t *buf, size_t len, char *err, size_t errlen);
 	/* Destination, just before the vCPUs run (optional). */
 	void (*activate)(void *dev);
+
+	/* Source, optional, for devices the guest drives itself (CompSC):
+	 * migrate_begin at pre-migration; migrate_quiesce just before the
+	 * vCPUs pause (may refuse: the migration then fails, the VM keeps
+	 * running); migrate_abort when the migration fails before
+	 * commitment, before the vCPUs resume. */
+	void (*migrate_begin)(void *dev);
+	int (*migrate_quiesce)(void *dev, char *err, size_t errlen);
+	void (*migrate_abort)(void *dev);
 };
 
 struct device_entry {

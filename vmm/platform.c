@@ -12,6 +12,7 @@
 #include "../common/layout.h"
 #include "../common/log.h"
 #include "../common/platform_regs.h"
+#include "../compsc/shared_area.h"
 #include "device.h"
 #include "migration/stream.h"
 #include "vm.h"
@@ -210,6 +211,10 @@ static void platform_mmio(void *dev, uint64_t offset, uint8_t *data, uint32_t le
 			value = CSC_PLATFORM_ID;
 		else if (offset == CSC_PLAT_MIGRATED)
 			value = atomic_load(&p->migrated_gen);
+		else if (offset == CSC_PLAT_COMPSC_AREA)
+			value = (uint32_t)atomic_load(&p->vm->compsc_area_gpa);
+		else if (offset == CSC_PLAT_COMPSC_STATUS)
+			value = (uint32_t)atomic_load(&p->vm->compsc_status);
 		memcpy(data, &value, 4);
 		return;
 	}
@@ -237,6 +242,25 @@ static void platform_mmio(void *dev, uint64_t offset, uint8_t *data, uint32_t le
 	case CSC_PLAT_WAKE_US:
 		arm_wake(p, value);
 		break;
+	case CSC_PLAT_COMPSC_AREA: {
+		/* Where the guest's VF driver keeps its CompSC shared area. Only
+		 * the place is checked now; the contents are read (one copy,
+		 * validated) at migration time. */
+		char why[160];
+		if (value == 0) {
+			atomic_store(&p->vm->compsc_area_gpa, 0);
+			atomic_store(&p->vm->compsc_status, 0);
+		} else if (csc_area_locate(value, p->vm->ram_size, why, sizeof(why)) < 0) {
+			atomic_store(&p->vm->compsc_area_gpa, 0);
+			atomic_store(&p->vm->compsc_status, EINVAL);
+			log_warn("platform: CompSC shared area refused: %s", why);
+		} else {
+			atomic_store(&p->vm->compsc_area_gpa, value);
+			atomic_store(&p->vm->compsc_status, 0);
+			log_info("platform: CompSC shared area at 0x%x", value);
+		}
+		break;
+	}
 	default:
 		log_debug("platform: write 0x%x to unknown register +0x%" PRIx64, value, offset);
 		break;

@@ -1,5 +1,6 @@
 #include "vf_device.h"
 
+#include "compsc_vf.h"
 #include "device.h"
 
 #include <errno.h>
@@ -171,9 +172,6 @@ struct vf_device *vf_device_attach(struct vm *vm, const char *path, unsigned ins
 		.type = CSC_DEV_VF_82576, .instance = instance, .mmio_base = mmio_base, .mmio_len = d->bar_size,
 		.irq_vector = d->vector_base, .irq_count = d->n_vectors,
 	};
-	/* The VF's state lives in the NIC and cannot be read out: without the
-	 * guest driver's cooperation (CompSC) the VM must not migrate. */
-	vm->mig_blocker = "it has a pass-through VF, whose state cannot be migrated without CompSC";
 	log_info("vf%u: %s attached: BAR0 at 0x%llx, vectors 0x%x..0x%x", instance, path,
 		 (unsigned long long)mmio_base, d->vector_base, d->vector_base + d->n_vectors - 1);
 	return d;
@@ -196,6 +194,7 @@ void vf_device_detach(struct vf_device *d)
 		close(d->efd[i]);
 	}
 	vfu_client_close(&d->client);
+	free(d->held_blob);
 	free(d);
 }
 
@@ -207,8 +206,17 @@ static void *vf_device_create(struct vm *vm, const void *config, unsigned instan
 		return NULL;
 	}
 	struct vf_device *d = vf_device_attach(vm, config, instance, vm_alloc_mmio_window(vm), boot, err, errlen);
-	if (d)
-		vm->vfs[vm->n_vfs++] = d;
+	if (!d)
+		return NULL;
+	/* RUNDIR/vfN.sock: the PF's control socket is RUNDIR/pf.sock. */
+	const char *path = config, *slash = strrchr(path, '/');
+	size_t dir = slash ? (size_t)(slash - path + 1) : 0;
+	d->instance = instance;
+	d->vf_index = -1;
+	if (sscanf(path + dir, "vf%d.sock", &d->vf_index) != 1 || dir + 8 > sizeof(d->pf_path))
+		log_warn("vf%u: %s is not RUNDIR/vfN.sock: CompSC cannot reach the PF", instance, path);
+	snprintf(d->pf_path, sizeof(d->pf_path), "%.*spf.sock", (int)dir, path);
+	vm->vfs[vm->n_vfs++] = d;
 	return d;
 }
 
@@ -222,11 +230,20 @@ static void vf_device_destroy(void *dev)
 	vf_device_detach(d);
 }
 
-/* No migratable state of its own (its state lives in the NIC): it takes
- * part in the VM's lifecycle; migration refuses the VM (mig_blocker). */
+/* The VF's own state lives in the NIC and cannot be read out: what
+ * migrates is CompSC's (compsc_vf.c) - the shared area's handshake, the
+ * MAC and the frames held during the downtime. */
 const struct device_ops vf_device_ops = {
 	.name = "vf",
 	.numbered = true,
+	.version = COMPSC_VF_STATE_VERSION,
+	.min_load_version = COMPSC_VF_STATE_VERSION,
 	.create = vf_device_create,
 	.destroy = vf_device_destroy,
+	.save = compsc_vf_save,
+	.load = compsc_vf_load,
+	.activate = compsc_vf_activate,
+	.migrate_begin = compsc_vf_migrate_begin,
+	.migrate_quiesce = compsc_vf_migrate_quiesce,
+	.migrate_abort = compsc_vf_migrate_abort,
 };

@@ -9,6 +9,7 @@
 #ifndef CSC_VMM_VF_DEVICE_H
 #define CSC_VMM_VF_DEVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,17 @@ struct vf_device {
 	int efd[VF_DEVICE_MAX_VECTORS];
 	int gsi[VF_DEVICE_MAX_VECTORS];
 	uint64_t reads, writes;
+
+	/* CompSC (compsc_vf.c): the host's PF control socket and this VF's
+	 * number there, and the migration's progress on this VF. */
+	unsigned instance;
+	char pf_path[108];
+	int vf_index;
+	bool csc_locked;	/* the shared area's write lock is held */
+	bool csc_disabled;	/* the PF stopped the VF's queues */
+	uint8_t *held_blob;	/* frames held during the downtime (heldq blob) */
+	size_t held_blob_len;
+	uint32_t held_out, held_dropped;
 };
 
 /* Connects and sets up everything; on failure returns NULL with a one-line

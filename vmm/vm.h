@@ -91,6 +91,11 @@ struct vm {
 	struct device_registry devices;
 	struct csc_boot_dev boot_devs[CSC_BOOT_MAX_DEV];
 	unsigned n_boot_devs;
+	/* CompSC: where the guest's VF driver registered its shared area
+	 * (platform register COMPSC_AREA; 0 none), and the status of that
+	 * registration (0 or a positive errno, read back by the guest). */
+	_Atomic uint64_t compsc_area_gpa;
+	_Atomic int compsc_status;
 	/* Why this VM cannot migrate (e.g. a pass-through VF without CompSC);
 	 * NULL if it can. */
 	const char *mig_blocker;

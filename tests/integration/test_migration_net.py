@@ -4,8 +4,8 @@ virtio-net moves from host A's TAP to host B's (the para-virtual baseline of
 the paper). An iperf 2 transfer from the peer runs across the migration and
 its TCP connection survives; then the VM migrates back while a UDP echo
 stream runs, and the service downtime the peer saw is reported. A VM with a
-pass-through VF is refused with a clear reason (CompSC is a later issue) and
-keeps running."""
+pass-through VF whose migration fails in stop-and-copy (after the PF
+stopped its VF) gets its VF back and keeps answering."""
 import os
 import re
 import subprocess
@@ -22,7 +22,7 @@ CHECKS = ["iperf 2 across a migration A -> B: the TCP connection survives and co
           "the guest announced itself on host B (gratuitous ARP) and the source exited",
           "UDP echo across a migration B -> A: stream continues, downtime reported",
           "migration report: downtime below the 300 ms budget",
-          "a VM with a VF: migrate refused with the reason, the VM keeps answering",
+          "a VM with a VF, destination killed at commitment: the source's VF restarts, the VM answers ping",
           "destination killed in pre-copy: the source answers ping, the destination failed",
           "destination without the VM's virtio-net: reservation fails, the source answers ping",
           "cancel in stop-and-copy: the source answers ping, its network works"]
@@ -101,18 +101,32 @@ with tempfile.TemporaryDirectory() as tmp, Testbed("mignet") as bed:
         for vm in vms:
             vm.stop()
 
-    # 3. A VM with a VF cannot migrate yet: clear refusal, nothing lost.
-    with HostNic(bed, "hostA") as nic:
-        vf_sock = os.path.join(tmp, "vf.sock")
-        vm = Vm(bed, GUEST_ARGS, host="hostA", tap=None, vf=nic.vf(0), extra=["--api", vf_sock])
+    # 3. A VM with a VF: the migration fails after the source's PF stopped
+    # the VF's queues (commitment, destination killed). The VF must run
+    # again (CompSC's abort path) and the VM answer on it.
+    with HostNic(bed, "hostA") as nic_a, HostNic(bed, "hostB") as nic_b:
+        vf_sock, dst_sock = os.path.join(tmp, "vf.sock"), os.path.join(tmp, "vfdst.sock")
+        dst = Vm(bed, "", host="hostB", tap=None, vf=nic_b.vf(0),
+                 extra=["--api", dst_sock, "--incoming", "tcp:10.0.0.2:4446"])
+        vm = Vm(bed, GUEST_ARGS, host="hostA", tap=None, vf=nic_a.vf(0), extra=["--api", vf_sock])
         try:
             vm.wait_for("net: ready")
-            r = migrate(vf_sock, "tcp:10.0.0.2:4446")
-            rc, out = bed.run("peer", ["ping", "-c", "3", "-i", "0.2", "-W", "2", IP])
-            t.ok(r.returncode == 1 and "pass-through VF" in r.stderr and rc == 0 and vm.proc.poll() is None,
-                 CHECKS[5], f"{r.stdout}{r.stderr}\n{out}")
+            end = time.monotonic() + 10
+            while time.monotonic() < end and not any("listening" in l for l in dst.err) and dst.proc.poll() is None:
+                time.sleep(0.02)
+            api = Api(vf_sock)
+            # Stalled at commitment: everything was sent, so the PF has
+            # stopped the source's VF and handed over its held frames.
+            api.cmd("migrate", uri="tcp:10.0.0.2:4446", **{"stall-stage": "commitment", "stall-ms": 2000})
+            api.wait_stage("commitment", timeout=20)
+            dst.proc.kill()
+            final = api.wait_final(30)
+            rc, out = bed.run("peer", ["ping", "-c", "5", "-i", "0.2", "-W", "2", IP])
+            t.ok(final and final["status"] == "failed" and rc == 0 and " 0% packet loss" in out
+                 and vm.proc.poll() is None, CHECKS[5], f"{final}\n{out}\n{vm.text()}\n{nic_a.text()}")
         finally:
             vm.stop()
+            dst.stop()
 
     # 4. Failures with the network in use: until commitment the source VM
     # is the VM, and it keeps answering on the network.

@@ -97,6 +97,12 @@ static int src_pre_migration(struct migration *m)
 	int ret;
 
 	mig_set_stage(m, MIG_STAGE_PRE_MIGRATION);
+	/* Devices the guest drives itself learn that a migration starts
+	 * (CompSC: the driver begins its dummy writes to DMA pages). */
+	struct device_registry *reg = &m->vm->devices;
+	for (unsigned i = 0; i < reg->n; i++)
+		if (reg->dev[i].ops->migrate_begin)
+			reg->dev[i].ops->migrate_begin(reg->dev[i].dev);
 	if ((ret = tcp_connect(m)) < 0 || (ret = mig_stall(m, MIG_STAGE_PRE_MIGRATION)) < 0)
 		return ret;
 	return mig_auth_source(m);
@@ -340,6 +346,16 @@ static int src_stop_and_copy(struct migration *m, struct mig_round *st)
 	pthread_mutex_lock(&m->lock);
 	m->p.pause_ns = now_ns();
 	pthread_mutex_unlock(&m->lock);
+	/* No device may be stopped in the middle of something only its
+	 * guest driver can finish (CompSC: an operation set): each may refuse,
+	 * bounded, and the VM then keeps running here. */
+	struct device_registry *reg = &m->vm->devices;
+	for (unsigned i = 0; i < reg->n; i++) {
+		char why[300];
+		if (reg->dev[i].ops->migrate_quiesce &&
+		    (ret = reg->dev[i].ops->migrate_quiesce(reg->dev[i].dev, why, sizeof(why))) < 0)
+			return mig_fail(m, ret, "%s", why);
+	}
 	m->paused_by_us = true;
 	if ((ret = vm_pause(m->vm)) < 0)
 		return mig_fail(m, ret, "cannot pause the vCPUs: the VM is stopping");
@@ -455,8 +471,14 @@ void *mig_source_thread(void *arg)
 	if (ret == 0) {
 		src_activation(m);
 	} else {
-		/* Not committed: the source VM is the VM. Resume first (bounded
-		 * pause), then tell the destination, best effort. */
+		/* Not committed: the source VM is the VM. Its devices take
+		 * back what the migration took (CompSC: the VF restarts, the
+		 * shared area unlocks), the vCPUs resume (bounded pause), then
+		 * the destination is told, best effort. */
+		struct device_registry *reg = &m->vm->devices;
+		for (unsigned i = 0; i < reg->n; i++)
+			if (reg->dev[i].ops->migrate_abort)
+				reg->dev[i].ops->migrate_abort(reg->dev[i].dev);
 		if (m->paused_by_us) {
 			vm_resume(m->vm);
 			m->paused_by_us = false;

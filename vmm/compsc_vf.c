@@ -1,0 +1,371 @@
+/* CompSC on the hypervisor side, for one VF (the VF device's migration
+ * hooks; the guest side is the igbvf driver, the shared pieces compsc/).
+ *
+ *   stage            source (this VMM)                  destination
+ *   pre-migration    migrating = 1 in the shared area
+ *   stop-and-copy    write lock (bounded wait: no op set
+ *                    is half done), vCPUs pause, the PF
+ *                    stops the VF's queues (no more DMA),
+ *                    copy the area once and validate it,
+ *                    every DMA region counted dirty,
+ *                    I/O registers staged from the PF's
+ *                    side-effect-free view, held frames
+ *                    taken from the PF -> VF state record  load: the VF gets the
+ *                                                        source VF's MAC (PF assign)
+ *   activation                                           version += 1, migrating = 0,
+ *                                                        unlock; held frames injected
+ *   failure before   unlock, migrating = 0, the PF
+ *   commitment       restarts the VF, held frames back
+ *
+ * The shared area is guest memory and the guest is hostile: the live area
+ * is touched only through the lock/flag/version helpers of
+ * compsc/shared_area.h after csc_area_locate; everything else is read from
+ * one copy that csc_area_validate accepted. The NIC is another process:
+ * its replies are checked. A guest without the area (compsc=off) still
+ * migrates: that is the negative control, and what breaks is its own. */
+#include "compsc_vf.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../common/log.h"
+#include "../common/mac.h"
+#include "../compsc/heldq.h"
+#include "../compsc/shared_area.h"
+#include "migration/stream.h"
+#include "pf_client.h"
+#include "vm.h"
+
+#define WRITE_LOCK_WAITS 2000		/* x 100 us: the driver leaves its op set within 200 ms */
+#define HELD_MAX_FRAMES 256		/* the NIC's RX buffer holds at most this many */
+#define HELD_MAX_BYTES (512u << 10)
+
+/* VF state record, version 1 (little-endian):
+ *   u64 area GPA (0: the guest has no CompSC area) | u8 mac[6] | u16 0
+ *   | u32 held frames | u32 blob bytes | blob (compsc/heldq.h) */
+#define CSC_VF_HDR 24
+
+static struct csc_shared_area *live_area(struct vf_device *d)
+{
+	uint64_t gpa = atomic_load(&d->vm->compsc_area_gpa);
+
+	if (!gpa || csc_area_locate(gpa, d->vm->ram_size, NULL, 0) < 0)
+		return NULL;
+	return vm_gpa_to_hva(d->vm, gpa, CSC_AREA_SIZE);
+}
+
+static void sleep_100us(void *ctx)
+{
+	struct timespec ts = { 0, 100000 };
+
+	(void)ctx;
+	nanosleep(&ts, NULL);
+}
+
+static int pf_simple(struct vf_device *d, const char *cmd, char *err, size_t errlen)
+{
+	char line[64];
+
+	snprintf(line, sizeof(line), "%s %d", cmd, d->vf_index);
+	json_t *r = pf_call(d->pf_path, line, err, errlen);
+	json_decref(r);
+	return r ? 0 : -EIO;
+}
+
+void compsc_vf_migrate_begin(void *dev)
+{
+	struct vf_device *d = dev;
+	struct csc_shared_area *a = live_area(d);
+
+	if (!a) {
+		log_warn("vf%u: the guest registered no CompSC shared area (compsc=off?): its VF state will not "
+			 "follow it", d->instance);
+		return;
+	}
+	csc_area_set_migrating(a, 1);
+	vm_mark_dirty(d->vm, atomic_load(&d->vm->compsc_area_gpa), CSC_AREA_SIZE);
+}
+
+int compsc_vf_migrate_quiesce(void *dev, char *err, size_t errlen)
+{
+	struct vf_device *d = dev;
+	struct csc_shared_area *a = live_area(d);
+
+	if (!a)
+		return 0;
+	if (csc_area_try_write_lock(a, WRITE_LOCK_WAITS, sleep_100us, NULL) < 0) {
+		snprintf(err, errlen, "vf%u: the guest's driver did not leave its operation set within %d ms",
+			 d->instance, WRITE_LOCK_WAITS / 10);
+		return -ETIMEDOUT;
+	}
+	d->csc_locked = true;
+	vm_mark_dirty(d->vm, atomic_load(&d->vm->compsc_area_gpa), CSC_AREA_SIZE);
+	return 0;
+}
+
+/* The PF's side-effect-free view of the source VF's registers. */
+struct regs_ctx {
+	json_t *regs;
+};
+
+static int read_reg(void *ctx, uint32_t offset, uint32_t *value)
+{
+	struct regs_ctx *c = ctx;
+	const char *name;
+	json_t *r;
+
+	json_object_foreach(c->regs, name, r) {
+		if (json_integer_value(json_object_get(r, "offset")) == (json_int_t)offset) {
+			*value = (uint32_t)json_integer_value(json_object_get(r, "value"));
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int take_held(struct vf_device *d, struct csc_heldq *q, char *err, size_t errlen)
+{
+	char line[64];
+	uint8_t frame[4096];
+
+	snprintf(line, sizeof(line), "take %d", d->vf_index);
+	for (int round = 0; round < 64; round++) {
+		json_t *r = pf_call(d->pf_path, line, err, errlen);
+		if (!r)
+			return -EIO;
+		json_t *frames = json_object_get(r, "frames"), *f;
+		size_t i;
+		json_array_foreach(frames, i, f) {
+			const char *hex = json_string_value(f);
+			size_t len = hex ? strlen(hex) / 2 : 0;
+			if (!hex || len > sizeof(frame))
+				continue;
+			for (size_t k = 0; k < len; k++) {
+				unsigned b = 0;
+				sscanf(hex + 2 * k, "%2x", &b);
+				frame[k] = (uint8_t)b;
+			}
+			if (csc_heldq_push(q, frame, len) < 0)
+				d->held_dropped++;
+		}
+		json_int_t left = json_integer_value(json_object_get(r, "left"));
+		json_decref(r);
+		if (left <= 0)
+			return 0;
+	}
+	return 0;
+}
+
+int compsc_vf_save(void *dev, uint8_t *buf, size_t cap, size_t *len)
+{
+	struct vf_device *d = dev;
+	struct csc_shared_area *a = live_area(d);
+	uint64_t gpa = a ? atomic_load(&d->vm->compsc_area_gpa) : 0;
+	char err[300];
+	int ret;
+
+	if (cap < CSC_VF_HDR)
+		return -ENOSPC;
+	/* 1. No more DMA: the PF stops the VF's queues; what arrives for the
+	 * VM from now on is held in the NIC's buffer. */
+	if ((ret = pf_simple(d, "disable", err, sizeof(err))) < 0) {
+		log_error("vf%u: cannot stop the source VF's queues: %s", d->instance, err);
+		return ret;
+	}
+	d->csc_disabled = true;
+	/* 2. The VF's MAC, for the destination's VF. */
+	uint8_t mac[6] = { 0 };
+	json_t *list = pf_call(d->pf_path, "list", err, sizeof(err));
+	json_t *vfs = list ? json_object_get(list, "vfs") : NULL, *v;
+	size_t i;
+	json_array_foreach(vfs, i, v)
+		if (json_integer_value(json_object_get(v, "vf")) == d->vf_index && json_is_string(json_object_get(v, "mac")))
+			mac_parse(json_string_value(json_object_get(v, "mac")), mac);
+	json_decref(list);
+	if (a) {
+		/* 3. One copy of the area, validated; DMA regions and the area
+		 * itself dirty; I/O registers staged for the driver. */
+		struct csc_shared_area copy;
+		memcpy(&copy, a, sizeof(copy));
+		if (csc_area_validate(&copy, sizeof(copy), d->vm->ram_size, err, sizeof(err)) < 0) {
+			log_error("vf%u: the guest's CompSC shared area is invalid: %s", d->instance, err);
+			return -EINVAL;
+		}
+		for (uint32_t k = 0; k < copy.n_dma; k++)
+			vm_mark_dirty(d->vm, copy.dma[k].gpa, copy.dma[k].len);
+		char line[64];
+		snprintf(line, sizeof(line), "regs %d", d->vf_index);
+		json_t *regs = pf_call(d->pf_path, line, err, sizeof(err));
+		if (!regs) {
+			log_error("vf%u: cannot read the source VF's registers: %s", d->instance, err);
+			return -EIO;
+		}
+		struct regs_ctx rc = { json_object_get(regs, "regs") };
+		ret = csc_area_stage_ioregs(a, &copy, read_reg, &rc);
+		json_decref(regs);
+		if (ret < 0) {
+			log_error("vf%u: cannot stage the I/O registers", d->instance);
+			return ret;
+		}
+		vm_mark_dirty(d->vm, gpa, CSC_AREA_SIZE);
+	}
+	/* 4. Frames held since the stop go with the VM. */
+	struct csc_heldq q;
+	size_t room = cap - CSC_VF_HDR;
+	if (csc_heldq_init(&q, buf + CSC_VF_HDR, room < HELD_MAX_BYTES ? room : HELD_MAX_BYTES, HELD_MAX_FRAMES) < 0)
+		return -ENOSPC;
+	if ((ret = take_held(d, &q, err, sizeof(err))) < 0)
+		log_warn("vf%u: held frames: %s", d->instance, err);
+	size_t blob_len;
+	csc_heldq_blob(&q, &blob_len);
+	d->held_out = csc_heldq_pending(&q);
+	mig_put64(buf, gpa);
+	memcpy(buf + 8, mac, 6);
+	buf[14] = buf[15] = 0;
+	mig_put32(buf + 16, d->held_out);
+	mig_put32(buf + 20, (uint32_t)blob_len);
+	*len = CSC_VF_HDR + blob_len;
+	/* Kept for a failed migration: the frames go back to the VF here. */
+	free(d->held_blob);
+	d->held_blob = malloc(blob_len ? blob_len : 1);
+	if (d->held_blob)
+		memcpy(d->held_blob, buf + CSC_VF_HDR, blob_len);
+	d->held_blob_len = blob_len;
+	log_info("vf%u: CompSC state saved: area 0x%" PRIx64 ", %u frames held (%u dropped)", d->instance, gpa,
+		 d->held_out, d->held_dropped);
+	return 0;
+}
+
+static int inject(void *ctx, const uint8_t *frame, size_t len)
+{
+	struct vf_device *d = ctx;
+	char *line = malloc(32 + 2 * len);
+	char err[300];
+
+	if (!line)
+		return -ENOMEM;
+	int n = sprintf(line, "inject %d ", d->vf_index);
+	for (size_t i = 0; i < len; i++)
+		n += sprintf(line + n, "%02x", frame[i]);
+	json_t *r = pf_call(d->pf_path, line, err, sizeof(err));
+	free(line);
+	if (!r) {
+		log_warn("vf%u: a held frame could not be injected: %s", d->instance, err);
+		return -EIO;
+	}
+	json_decref(r);
+	return 0;
+}
+
+static void deliver_held(struct vf_device *d, const uint8_t *blob, size_t len)
+{
+	struct csc_heldq q;
+	char err[200];
+	void *storage = malloc(len ? len : 1);
+
+	if (!storage || csc_heldq_init(&q, storage, len ? len : 1, HELD_MAX_FRAMES) < 0 ||
+	    csc_heldq_load(&q, blob, len, err, sizeof(err)) < 0) {
+		free(storage);
+		return;
+	}
+	uint32_t n = csc_heldq_pending(&q);
+	csc_heldq_deliver(&q, inject, d);
+	if (n)
+		log_info("vf%u: %u held frames delivered", d->instance, n);
+	free(storage);
+}
+
+void compsc_vf_migrate_abort(void *dev)
+{
+	struct vf_device *d = dev;
+	struct csc_shared_area *a = live_area(d);
+	char err[300];
+
+	if (d->csc_disabled && pf_simple(d, "enable", err, sizeof(err)) < 0)
+		log_error("vf%u: cannot restart the VF's queues: %s", d->instance, err);
+	d->csc_disabled = false;
+	if (d->held_blob) {
+		deliver_held(d, d->held_blob, d->held_blob_len);
+		free(d->held_blob);
+		d->held_blob = NULL;
+	}
+	if (a) {
+		csc_area_set_migrating(a, 0);
+		if (d->csc_locked)
+			csc_area_write_unlock(a);
+	}
+	d->csc_locked = false;
+}
+
+int compsc_vf_load(void *dev, uint32_t version, const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+	struct vf_device *d = dev;
+
+	if (version != 1 || len < CSC_VF_HDR) {
+		snprintf(err, errlen, "vf state: version %u of %zu bytes, this build loads version 1", version, len);
+		return -EPROTO;
+	}
+	uint64_t gpa = mig_get64(buf);
+	uint32_t blob_len = mig_get32(buf + 20);
+	if (blob_len != len - CSC_VF_HDR || (gpa && csc_area_locate(gpa, d->vm->ram_size, err, errlen) < 0)) {
+		if (gpa && blob_len == len - CSC_VF_HDR)
+			return -EINVAL;
+		snprintf(err, errlen, "vf state: %u bytes of held frames in a %zu-byte record", blob_len, len);
+		return -EINVAL;
+	}
+	/* Checked as a whole before anything changes. */
+	struct csc_heldq q;
+	void *storage = malloc(blob_len ? blob_len : 1);
+	if (!storage)
+		return -ENOMEM;
+	int ret = csc_heldq_init(&q, storage, blob_len ? blob_len : 1, HELD_MAX_FRAMES);
+	if (ret == 0)
+		ret = csc_heldq_load(&q, buf + CSC_VF_HDR, blob_len, err, errlen);
+	free(storage);
+	if (ret < 0)
+		return ret;
+	/* The destination's VF takes the VM's MAC, the way an orchestrator
+	 * reserves a hostdev: the driver's restoration replays it anyway. */
+	static const uint8_t zero[6];
+	if (memcmp(buf + 8, zero, 6) != 0) {
+		char line[80], mac_text[MAC_STR_LEN];
+		snprintf(line, sizeof(line), "assign %d mac=%s", d->vf_index, mac_format(buf + 8, mac_text));
+		json_t *r = pf_call(d->pf_path, line, err, errlen);
+		if (!r)
+			return -EIO;
+		json_decref(r);
+	}
+	free(d->held_blob);
+	d->held_blob = malloc(blob_len ? blob_len : 1);
+	if (!d->held_blob)
+		return -ENOMEM;
+	memcpy(d->held_blob, buf + CSC_VF_HDR, blob_len);
+	d->held_blob_len = blob_len;
+	atomic_store(&d->vm->compsc_area_gpa, gpa);
+	return 0;
+}
+
+void compsc_vf_activate(void *dev)
+{
+	struct vf_device *d = dev;
+	struct csc_shared_area *a = live_area(d);
+
+	if (a) {
+		/* The destination bumps the version (a failed migration then
+		 * leaves nothing to undo on the source): the driver's first
+		 * read lock here runs its restoration. */
+		uint32_t v = csc_area_bump_version(a);
+		csc_area_set_migrating(a, 0);
+		csc_area_write_unlock(a);
+		log_info("vf%u: CompSC version %u: the driver restores the VF at its next operation", d->instance, v);
+	}
+	if (d->held_blob) {
+		deliver_held(d, d->held_blob, d->held_blob_len);
+		free(d->held_blob);
+		d->held_blob = NULL;
+	}
+}

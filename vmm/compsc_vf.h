@@ -1,0 +1,20 @@
+/* CompSC's hypervisor side for a VF (compsc_vf.c has the stage table):
+ * the migration hooks of the VF device. */
+#ifndef CSC_VMM_COMPSC_VF_H
+#define CSC_VMM_COMPSC_VF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vf_device.h"
+
+#define COMPSC_VF_STATE_VERSION 1
+
+void compsc_vf_migrate_begin(void *dev);
+int compsc_vf_migrate_quiesce(void *dev, char *err, size_t errlen);
+void compsc_vf_migrate_abort(void *dev);
+int compsc_vf_save(void *dev, uint8_t *buf, size_t cap, size_t *len);
+int compsc_vf_load(void *dev, uint32_t version, const uint8_t *buf, size_t len, char *err, size_t errlen);
+void compsc_vf_activate(void *dev);
+
+#endif
