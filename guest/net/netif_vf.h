@@ -10,11 +10,15 @@ struct vf_if {
 	struct igbvf_adapter adapter;
 	uint32_t irqs_seen;	/* VF interrupts counted when last armed */
 	bool armed;
+	uint32_t restorations_seen;	/* CompSC restorations already announced */
 };
 
 /* Probes VF `instance`, brings it up in interrupt mode; `mac` (or NULL)
  * asks the PF for that address. 0 or a negative error. */
 int vf_if_create(struct vf_if *vi, unsigned instance, const uint8_t *mac);
 err_t vfif_init(struct netif *netif);
+/* The VF interface created for VF `instance`, or NULL (for apps that
+ * drive the adapter's op sets, such as opsetloop). */
+struct vf_if *vf_if_get(unsigned instance);
 
 #endif
