@@ -57,10 +57,29 @@ static void rx_frame(void *ctx, const uint8_t *frame, unsigned len)
 	net_if_input(ctx, frame, len);
 }
 
+/* The guest plays the hypervisor: see igbvf_csc_selftest_migrate. From
+ * the main loop, between the driver's critical sections. */
+static void selftest(struct vf_if *vi)
+{
+	uint64_t now = clock_us();
+
+	if (!vi->selftest_flag && now - vi->selftest_start >= vi->selftest_us / 2) {
+		vi->selftest_flag = igbvf_csc_selftest_migrate(&vi->adapter, false) == 0;
+	} else if (now - vi->selftest_start >= vi->selftest_us) {
+		int v = igbvf_csc_selftest_migrate(&vi->adapter, true);
+		if (v > 0)
+			printf("compsc: selftest: simulated migration, version %d\n", v);
+		vi->selftest_start = now;
+		vi->selftest_flag = false;
+	}
+}
+
 static unsigned vf_if_poll(struct net_if *nif, unsigned budget)
 {
 	struct vf_if *vi = (struct vf_if *)nif;
 
+	if (vi->selftest_us)
+		selftest(vi);
 	unsigned n = igbvf_rx_poll(&vi->adapter, budget, rx_frame, nif);
 
 	igbvf_tx_clean(&vi->adapter);
@@ -148,5 +167,9 @@ int vf_if_create(struct vf_if *vi, unsigned instance, const uint8_t *mac)
 	memcpy(vi->nif.mac, vi->adapter.hw.addr, 6);
 	if (instance < MAX_VF_IFS)
 		vf_ifs[instance] = vi;
+	if (igbvf_csc_on(&vi->adapter)) {
+		vi->selftest_us = cmdline_get_u64("compsc-selftest-ms", 0) * 1000;
+		vi->selftest_start = clock_us();
+	}
 	return igbvf_up(&vi->adapter, true);
 }

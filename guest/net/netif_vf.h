@@ -11,6 +11,10 @@ struct vf_if {
 	uint32_t irqs_seen;	/* VF interrupts counted when last armed */
 	bool armed;
 	uint32_t restorations_seen;	/* CompSC restorations already announced */
+	/* compsc-selftest-ms=N: a simulated migration every N ms (the
+	 * migration flag raised half-way, the version bumped at the end). */
+	uint64_t selftest_us, selftest_start;
+	bool selftest_flag;
 };
 
 /* Probes VF `instance`, brings it up in interrupt mode; `mac` (or NULL)

@@ -260,6 +260,15 @@ void igbvf_wr32_iomig(struct igbvf_adapter *a, uint32_t reg, uint32_t value);
  * CompSC on, igbvf-style otherwise), for checks of their continuity. */
 void igbvf_csc_print_counters(struct igbvf_adapter *a);
 
+/* compsc-selftest-ms (netif_vf.c): the guest plays the hypervisor's part
+ * of a migration to the same VF, to exercise the restoration without a
+ * second host. bump false: raise the migration flag (dummy writes start);
+ * true: write-lock, bump the version, clear the flag, unlock - the next
+ * critical section restores (the VF reset makes it as new as a VF gets,
+ * but for its counters). Only between critical sections. Returns the new
+ * version (bump), 0, or -EBUSY. */
+int igbvf_csc_selftest_migrate(struct igbvf_adapter *a, bool bump);
+
 /* Platform registers COMPSC_AREA / COMPSC_STATUS (guest/rt/compsc.c):
  * registers the area's guest-physical address, returns the status (0:
  * accepted, or a VMM that does not know the register; else an errno). */
