@@ -8,10 +8,11 @@
  * hypervisor bumped it on the destination, with the VM paused outside
  * every op set, so the record is consistent):
  *
- *   1. reset       CTRL.RST + the mailbox reset handshake on the new VF;
- *                  each self-emulated counter moves its base to the new
- *                  VF's reading (csc_counter_migrated: queues are still
- *                  off, so nothing is counted in between)
+ *   1. reset       the mailbox reset handshake on the new VF (which its
+ *                  VMM reset when it attached it; CTRL.RST as well on a
+ *                  retry); each self-emulated counter moves its base to
+ *                  the new VF's reading (csc_counter_migrated: queues are
+ *                  still off, so nothing is counted in between)
  *   2. settings    MAC, multicast list, LPE, as recorded
  *   3. rings       per recorded ring: count the descriptors the source
  *                  completed and the driver has not reaped yet (DD set
@@ -59,6 +60,24 @@ static bool compsc_disabled(void)
 	return false;
 }
 
+/* The I/O-migration registers as a VF reset leaves them. */
+static void iomig_reset(const struct csc_shared_area *s, struct igbvf_adapter *a)
+{
+	for (uint32_t i = 0; i < s->n_ioregs && i < CSC_AREA_MAX_IOREGS; i++) {
+		const struct vf_reg_info *r = vf82576_reg_lookup(s->ioregs[i].offset);
+		a->csc.iomig_hw[i] = r ? r->reset : 0;
+	}
+}
+
+/* The I/O-migration list entry of reg, or -1. */
+static int iomig_index(const struct csc_shared_area *s, uint32_t reg)
+{
+	for (uint32_t i = 0; i < s->n_ioregs && i < CSC_AREA_MAX_IOREGS; i++)
+		if (s->ioregs[i].offset == reg)
+			return (int)i;
+	return -1;
+}
+
 void igbvf_csc_setup(struct igbvf_adapter *a)
 {
 	struct csc_shared_area *s;
@@ -84,10 +103,9 @@ void igbvf_csc_setup(struct igbvf_adapter *a)
 	 * hypervisor stages the source VF's values over them at
 	 * stop-and-copy; if it stages nothing, the restoration still writes
 	 * the driver's own settings rather than zeros. */
-	for (uint32_t i = 0; i < s->n_ioregs; i++) {
-		const struct vf_reg_info *r = vf82576_reg_lookup(s->ioregs[i].offset);
-		s->ioregs[i].value = r ? r->reset : 0;
-	}
+	iomig_reset(s, a);
+	for (uint32_t i = 0; i < s->n_ioregs; i++)
+		s->ioregs[i].value = a->csc.iomig_hw[i];
 	for (unsigned i = 0; i < IGBVF_N_COUNTERS; i++)
 		a->csc.ctr[i] = csc_area_counter(s, igbvf_counter_regs[i]);
 	uint64_t gpa = (uintptr_t)s;
@@ -148,13 +166,11 @@ void igbvf_wr32_iomig(struct igbvf_adapter *a, uint32_t reg, uint32_t value)
 	struct csc_shared_area *s = a->csc.area;
 
 	igbvf_wr32(&a->hw, reg, value);
-	if (!s)
-		return;
-	for (uint32_t i = 0; i < s->n_ioregs && i < CSC_AREA_MAX_IOREGS; i++)
-		if (s->ioregs[i].offset == reg) {
-			s->ioregs[i].value = value;
-			break;
-		}
+	int i = s ? iomig_index(s, reg) : -1;
+	if (i >= 0) {
+		s->ioregs[i].value = value;
+		a->csc.iomig_hw[i] = value;
+	}
 }
 
 void igbvf_csc_dirty_descs(struct igbvf_adapter *a, const struct igbvf_ring *r, unsigned first, unsigned n)
@@ -177,6 +193,7 @@ void igbvf_csc_dirty_descs(struct igbvf_adapter *a, const struct igbvf_ring *r, 
 struct restore_ctx {
 	struct igbvf_adapter *a;
 	const char *step;	/* for the failure message */
+	bool full_reset;	/* CTRL.RST too (a retry) */
 	unsigned done[2];	/* per ring (RX, TX): completed, not reaped */
 };
 
@@ -188,8 +205,18 @@ static int op_reset(void *ctx)
 
 	c->step = "reset";
 	a->up = false;	/* the new VF: nothing configured, queues off */
-	if ((ret = a->hw.mac->reset_hw(&a->hw)))
+	/* The destination's VMM reset the VF when it attached it, so the
+	 * first attempt does only the mailbox half of the reset: a CTRL.RST
+	 * would also flush the VF's packet buffer, which by now holds the
+	 * frames the migration carried from the source (injected at
+	 * activation) and those that arrived since. Everything the driver
+	 * uses is programmed again below. A retry, after a failure that may
+	 * have left anything half-programmed, resets fully. */
+	a->hw.mbx_saved = 0;
+	ret = c->full_reset ? a->hw.mac->reset_hw(&a->hw) : a->hw.mac->reset_handshake(&a->hw);
+	if (ret)
 		return ret;
+	iomig_reset(a->csc.area, a);
 	for (unsigned i = 0; i < IGBVF_N_COUNTERS; i++)
 		if (a->csc.ctr[i])
 			csc_counter_migrated(a->csc.ctr[i], igbvf_rd32(&a->hw, igbvf_counter_regs[i]));
@@ -305,9 +332,18 @@ static int op_configure_interrupts(void *ctx, const struct csc_intr_rec *intr)
 	return 0;
 }
 
+/* A staged value the new VF already holds - its reset value, or what the
+ * replay just wrote (the same setting, normally) - is not written again. */
 static int write_reg(void *ctx, uint32_t offset, uint32_t value)
 {
-	igbvf_wr32(&((struct igbvf_adapter *)ctx)->hw, offset, value);
+	struct igbvf_adapter *a = ctx;
+	int i = iomig_index(a->csc.area, offset);
+
+	if (i >= 0 && a->csc.iomig_hw[i] == value)
+		return 0;
+	igbvf_wr32(&a->hw, offset, value);
+	if (i >= 0)
+		a->csc.iomig_hw[i] = value;
 	return 0;
 }
 
@@ -356,7 +392,7 @@ static const struct csc_replay_ops replay_ops = {
 bool igbvf_csc_restore_due(struct igbvf_adapter *a)
 {
 	struct csc_shared_area *s = a->csc.area;
-	struct restore_ctx c = { .a = a, .step = "start" };
+	struct restore_ctx c = { .a = a, .step = "start", .full_reset = a->csc.failed };
 	uint64_t t0 = clock_us();
 
 	if (a->csc.broken && t0 < a->csc.retry_us)
@@ -371,6 +407,7 @@ bool igbvf_csc_restore_due(struct igbvf_adapter *a)
 	int ret = csc_rec_replay(&s->rec, &replay_ops, &c);
 	a->hw.check_rec = check;
 	if (ret) {
+		a->csc.failed = true;
 		a->csc.retry_us = clock_us() + RETRY_US;
 		printf("compsc: restoration (version %u) failed at %s (%d): retrying in 1 s\n", version, c.step,
 		       ret);
@@ -378,6 +415,7 @@ bool igbvf_csc_restore_due(struct igbvf_adapter *a)
 	}
 	csc_area_restored(s);
 	a->csc.broken = false;
+	a->csc.failed = false;
 	a->csc.restorations++;
 	a->csc.last_restore_us = (uint32_t)(clock_us() - t0);
 	printf("compsc: restored in %u us (version %u)\n", a->csc.last_restore_us, version);

@@ -33,12 +33,12 @@ int igbvf_csc_selftest_migrate(struct igbvf_adapter *a, bool bump)
 	if (csc_area_try_write_lock(s, 0, NULL, NULL))
 		return -EBUSY;
 	/* Stop the VF's DMA, as the source's PF does before the final copy
-	 * (these writes are the "PF's", not the driver's: no op-set check). */
+	 * (these writes, and the reset below, are the PF's and the VMM's,
+	 * not the driver's: no op-set check). */
 	const struct csc_rec *check = a->hw.check_rec;
 	a->hw.check_rec = NULL;
 	igbvf_wr32(&a->hw, VF_RXDCTL(0), 0);
 	igbvf_wr32(&a->hw, VF_TXDCTL(0), 0);
-	a->hw.check_rec = check;
 	/* What the hypervisor should do at stop-and-copy (see the report in
 	 * docs/guest-abi.md, "CompSC"): fold the source VF's final counter
 	 * readings into the area, so that no event counted since the
@@ -51,9 +51,14 @@ int igbvf_csc_selftest_migrate(struct igbvf_adapter *a, bool bump)
 	 * registers, read without side effects (plain RW registers), staged
 	 * for the restoration as the hypervisor stages the source's. */
 	if (csc_area_stage_ioregs(s, s, read_reg, &a->hw)) {
+		a->hw.check_rec = check;
 		csc_area_write_unlock(s);
 		return -EIO;
 	}
+	/* The destination's VMM resets the VF it attaches (DEVICE_RESET):
+	 * the "new" VF starts from its reset state. */
+	igbvf_wr32(&a->hw, VF_CTRL, VF_CTRL_RST);
+	a->hw.check_rec = check;
 	uint32_t version = csc_area_bump_version(s);
 	csc_area_set_migrating(s, 0);
 	csc_area_write_unlock(s);

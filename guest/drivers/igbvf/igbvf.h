@@ -44,7 +44,8 @@ struct igbvf_mbx_ops {
 };
 
 struct igbvf_mac_ops {
-	int (*reset_hw)(struct igbvf_hw *hw);
+	int (*reset_hw)(struct igbvf_hw *hw);		/* CTRL.RST, then reset_handshake */
+	int (*reset_handshake)(struct igbvf_hw *hw);	/* the mailbox VF_RESET alone */
 	int (*set_mac)(struct igbvf_hw *hw, const uint8_t *mac);
 	int (*update_mc)(struct igbvf_hw *hw, const uint8_t (*list)[6], unsigned n);
 	int (*set_lpe)(struct igbvf_hw *hw, uint32_t max_frame);
@@ -135,10 +136,16 @@ struct igbvf_csc {
 	 * interrupt handlers never enter the driver, so a plain counter. */
 	unsigned depth;
 	bool broken;		/* a restoration is due and has not succeeded */
+	bool failed;		/* the last attempt failed: the next resets fully */
 	uint64_t retry_us;	/* after a failed restoration: not before this */
 	uint32_t restorations;
 	uint32_t last_restore_us;
 	uint64_t dirty_pages;	/* pages touched by dummy writes */
+	/* What the VF holds in each I/O-migration register (the area's list
+	 * order), as far as the driver knows: its reset value, or what the
+	 * driver wrote since. The restoration skips staged values the new
+	 * VF already holds (each write is an exit). */
+	uint32_t iomig_hw[CSC_AREA_MAX_IOREGS];
 };
 
 struct igbvf_adapter {
