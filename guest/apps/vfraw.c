@@ -125,7 +125,8 @@ int app_vfraw(void)
 	if (ret)
 		panic("vfraw: VF %u probe failed (%d)", instance, ret);
 	print_mac("MAC from the PF", vf.hw.perm_addr);
-	igbvf_up(&vf, irq);
+	if ((ret = igbvf_up(&vf, irq)))
+		panic("vfraw: VF %u up failed (%d)", instance, ret);
 	printf("vfraw: vf%u up, %s mode, mode=%s count=%u\n", instance, irq ? "interrupt" : "polling", mode, count);
 
 	uint64_t start = clock_ms(), deadline = start + timeout;
@@ -194,5 +195,6 @@ int app_vfraw(void)
 	       (unsigned long long)vf.stats.gprlbc.total, (unsigned long long)vf.stats.gptlbc.total,
 	       (unsigned long long)vf.stats.rx_frames, (unsigned long long)vf.stats.tx_frames,
 	       (unsigned long long)vf.hw.reg_reads, (unsigned long long)vf.hw.reg_writes);
+	igbvf_csc_print_counters(&vf);
 	return status;
 }

@@ -8,6 +8,8 @@
  *   udpsource=HOST:PORT      sends the sequence stream: rate=PPS (1000),
  *                            size=BYTES (64), secs=N (10) or count=N
  *   http                     lwIP httpd on port 80 (pages + /big.bin, 1 MiB)
+ *   opsetloop                set-mac/multicast/lpe/down/up on vf0 in a loop:
+ *                            loops=N opset-us=U (opsetloop.c)
  * Ping replies come from lwIP's ICMP whatever the apps. */
 #include "../../common/udpstream.h"
 #include "guest/rt.h"
@@ -374,5 +376,7 @@ const struct net_app net_apps[] = {
 	{ "udpsource", "sequence stream: udpsource=HOST[:PORT] rate=PPS size=B secs=N|count=N", source_start,
 	  source_poll, source_done, NULL },
 	{ "http", "lwIP httpd on port 80", http_start, NULL, NULL, NULL },
+	{ "opsetloop", "CompSC op sets in a loop on vf0: loops=N opset-us=U (opsetloop.c)", opsetloop_start,
+	  opsetloop_poll, opsetloop_done, opsetloop_report },
 };
 const unsigned net_n_apps = sizeof(net_apps) / sizeof(net_apps[0]);

@@ -188,6 +188,8 @@ static void print_stats(const char *when)
 	for (unsigned i = 0; i < n_ifs; i++) {
 		ifs[i]->ops->stats(ifs[i], line, sizeof(line));
 		printf("stats %s t=%llums %s: %s\n", when, (unsigned long long)clock_ms(), ifs[i]->name, line);
+		if (ifs[i]->ops->report)
+			ifs[i]->ops->report(ifs[i]);
 	}
 	for (unsigned a = 0; a < net_n_apps; a++)
 		if (app_on[a] && net_apps[a].report)

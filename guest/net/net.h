@@ -33,6 +33,12 @@ struct net_app {
 extern const struct net_app net_apps[];
 extern const unsigned net_n_apps;
 
+/* app=opsetloop (opsetloop.c). */
+int opsetloop_start(void);
+bool opsetloop_poll(uint64_t now_us, uint64_t *next_us);
+bool opsetloop_done(void);
+void opsetloop_report(void);
+
 /* Parses "A.B.C.D[:PORT]"; false on bad input. */
 bool net_parse_hostport(const char *s, ip4_addr_t *addr, uint16_t *port, uint16_t default_port);
 

@@ -23,6 +23,8 @@ struct net_if_ops {
 	bool (*arm_interrupt)(struct net_if *nif);
 	/* One line of device statistics (without newline). */
 	void (*stats)(struct net_if *nif, char *buf, size_t size);
+	/* Optional: more lines of its own at statistics time, after stats. */
+	void (*report)(struct net_if *nif);
 	/* At exit: a device-level problem to report, or NULL. */
 	const char *(*problem)(struct net_if *nif);
 };

@@ -2,7 +2,13 @@
  * ring buffers. Register accesses are the expensive part here (an MMIO exit
  * each, forwarded to the NIC process), so per loop pass there is at most
  * one TDT write, one RDT write per refill batch, and an EIMS write only
- * when an interrupt actually fired since the last one. */
+ * when an interrupt actually fired since the last one.
+ *
+ * After a CompSC restoration (the driver restored a new VF after a live
+ * migration) the link flaps once for lwIP, from the main loop rather than
+ * from inside the driver (which may be deep in lwIP's output path then):
+ * the link coming up makes lwIP send a gratuitous ARP, so the switches
+ * learn where the MAC is now. */
 #include "netif_vf.h"
 
 #include "../../common/csc_errno.h"
@@ -10,7 +16,16 @@
 #include "guest/format.h"
 #include "guest/rt.h"
 #include "guest/string.h"
+#include "lwip/netif.h"
 #include "lwip/pbuf.h"
+
+#define MAX_VF_IFS 8
+static struct vf_if *vf_ifs[MAX_VF_IFS];
+
+struct vf_if *vf_if_get(unsigned instance)
+{
+	return instance < MAX_VF_IFS ? vf_ifs[instance] : NULL;
+}
 
 static err_t vfif_output(struct netif *netif, struct pbuf *p)
 {
@@ -42,12 +57,38 @@ static void rx_frame(void *ctx, const uint8_t *frame, unsigned len)
 	net_if_input(ctx, frame, len);
 }
 
+/* The guest plays the hypervisor: see igbvf_csc_selftest_migrate. From
+ * the main loop, between the driver's critical sections. */
+static void selftest(struct vf_if *vi)
+{
+	uint64_t now = clock_us();
+
+	if (!vi->selftest_flag && now - vi->selftest_start >= vi->selftest_us / 2) {
+		vi->selftest_flag = igbvf_csc_selftest_migrate(&vi->adapter, false) == 0;
+	} else if (now - vi->selftest_start >= vi->selftest_us) {
+		int v = igbvf_csc_selftest_migrate(&vi->adapter, true);
+		if (v > 0)
+			printf("compsc: selftest: simulated migration, version %d\n", v);
+		vi->selftest_start = now;
+		vi->selftest_flag = false;
+	}
+}
+
 static unsigned vf_if_poll(struct net_if *nif, unsigned budget)
 {
 	struct vf_if *vi = (struct vf_if *)nif;
+
+	if (vi->selftest_us)
+		selftest(vi);
 	unsigned n = igbvf_rx_poll(&vi->adapter, budget, rx_frame, nif);
 
 	igbvf_tx_clean(&vi->adapter);
+	if (vi->adapter.csc.restorations != vi->restorations_seen) {
+		vi->restorations_seen = vi->adapter.csc.restorations;
+		netif_set_link_down(&nif->netif);
+		netif_set_link_up(&nif->netif);	/* sends a gratuitous ARP */
+		printf("net: %s: link flapped after the CompSC restoration: gratuitous ARP sent\n", nif->name);
+	}
 	return n;
 }
 
@@ -78,9 +119,7 @@ static bool vf_if_arm(struct net_if *nif)
 	}
 	/* A frame that landed before the re-arm raised its cause already;
 	 * still, do not sleep on a descriptor that is visibly done. */
-	volatile struct vf_rx_desc_wb *wb =
-		(volatile struct vf_rx_desc_wb *)vi->adapter.rx.desc + vi->adapter.rx.next_to_clean;
-	return (wb->status_error & VF_RXD_STAT_DD) != 0;
+	return igbvf_rx_ready(&vi->adapter);
 }
 
 static void vf_if_stats(struct net_if *nif, char *buf, size_t size)
@@ -90,14 +129,21 @@ static void vf_if_stats(struct net_if *nif, char *buf, size_t size)
 
 	igbvf_update_stats(&vi->adapter);
 	snprintf(buf, size, "rx %llu pkts %llu B err %llu drop %llu | tx %llu pkts %llu B busy %llu drop %llu"
-		 " | hw gprc %llu gptc %llu gorc %llu gotc %llu | reg reads %llu writes %llu",
+		 " | hw gprc %llu gptc %llu gorc %llu gotc %llu | reg reads %llu writes %llu | compsc %s restored %u"
+		 " dirtied %llu",
 		 (unsigned long long)s->rx_frames, (unsigned long long)s->rx_bytes,
 		 (unsigned long long)s->rx_errors, (unsigned long long)nif->rx_dropped,
 		 (unsigned long long)s->tx_frames, (unsigned long long)s->tx_bytes, (unsigned long long)s->tx_busy,
 		 (unsigned long long)nif->tx_dropped, (unsigned long long)s->gprc.total,
 		 (unsigned long long)s->gptc.total, (unsigned long long)s->gorc.total,
 		 (unsigned long long)s->gotc.total, (unsigned long long)vi->adapter.hw.reg_reads,
-		 (unsigned long long)vi->adapter.hw.reg_writes);
+		 (unsigned long long)vi->adapter.hw.reg_writes, igbvf_csc_on(&vi->adapter) ? "on" : "off",
+		 (unsigned)vi->adapter.csc.restorations, (unsigned long long)vi->adapter.csc.dirty_pages);
+}
+
+static void vf_if_report(struct net_if *nif)
+{
+	igbvf_csc_print_counters(&((struct vf_if *)nif)->adapter);
 }
 
 static const struct net_if_ops vf_if_ops = {
@@ -105,6 +151,7 @@ static const struct net_if_ops vf_if_ops = {
 	.flush = vf_if_flush,
 	.arm_interrupt = vf_if_arm,
 	.stats = vf_if_stats,
+	.report = vf_if_report,
 };
 
 int vf_if_create(struct vf_if *vi, unsigned instance, const uint8_t *mac)
@@ -115,9 +162,14 @@ int vf_if_create(struct vf_if *vi, unsigned instance, const uint8_t *mac)
 	int ret = igbvf_probe(&vi->adapter, instance);
 	if (ret)
 		return ret;
-	if (mac && memcmp(mac, vi->adapter.hw.perm_addr, 6) != 0 &&
-	    vi->adapter.hw.mac->set_mac(&vi->adapter.hw, mac) != 0)
+	if (mac && memcmp(mac, vi->adapter.hw.perm_addr, 6) != 0 && igbvf_set_mac(&vi->adapter, mac) != 0)
 		printf("net: vf%u: the PF refused mac=..., keeping the address it assigned\n", instance);
 	memcpy(vi->nif.mac, vi->adapter.hw.addr, 6);
+	if (instance < MAX_VF_IFS)
+		vf_ifs[instance] = vi;
+	if (igbvf_csc_on(&vi->adapter)) {
+		vi->selftest_us = cmdline_get_u64("compsc-selftest-ms", 0) * 1000;
+		vi->selftest_start = clock_us();
+	}
 	return igbvf_up(&vi->adapter, true);
 }

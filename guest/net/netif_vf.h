@@ -10,11 +10,19 @@ struct vf_if {
 	struct igbvf_adapter adapter;
 	uint32_t irqs_seen;	/* VF interrupts counted when last armed */
 	bool armed;
+	uint32_t restorations_seen;	/* CompSC restorations already announced */
+	/* compsc-selftest-ms=N: a simulated migration every N ms (the
+	 * migration flag raised half-way, the version bumped at the end). */
+	uint64_t selftest_us, selftest_start;
+	bool selftest_flag;
 };
 
 /* Probes VF `instance`, brings it up in interrupt mode; `mac` (or NULL)
  * asks the PF for that address. 0 or a negative error. */
 int vf_if_create(struct vf_if *vi, unsigned instance, const uint8_t *mac);
 err_t vfif_init(struct netif *netif);
+/* The VF interface created for VF `instance`, or NULL (for apps that
+ * drive the adapter's op sets, such as opsetloop). */
+struct vf_if *vf_if_get(unsigned instance);
 
 #endif

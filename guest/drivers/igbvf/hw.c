@@ -22,9 +22,22 @@ static int mbx_call(struct igbvf_hw *hw, uint32_t *msg, unsigned n, unsigned rep
 	return (msg[0] & VF_MSG_NACK) || !(msg[0] & VF_MSG_ACK) ? -EINVAL : 0;
 }
 
-static int reset_hw(struct igbvf_hw *hw)
+/* The PF's half of a reset: VF_RESET makes it forget the VF's filters and
+ * accept its messages, and answers with the permanent MAC. */
+static int reset_handshake(struct igbvf_hw *hw)
 {
 	uint32_t msg[3] = { VF_MSG_RESET };
+	int ret = mbx_call(hw, msg, 1, 3);
+
+	if (ret)
+		return ret;
+	mac_from_words(&msg[1], hw->perm_addr);
+	memcpy(hw->addr, hw->perm_addr, 6);
+	return 0;
+}
+
+static int reset_hw(struct igbvf_hw *hw)
+{
 	uint64_t end;
 
 	hw->mbx_saved = 0;
@@ -33,12 +46,7 @@ static int reset_hw(struct igbvf_hw *hw)
 	while (!hw->mbx->check_for_rst(hw))
 		if (clock_ms() > end)
 			return -ETIMEDOUT;
-	int ret = mbx_call(hw, msg, 1, 3);
-	if (ret)
-		return ret;
-	mac_from_words(&msg[1], hw->perm_addr);
-	memcpy(hw->addr, hw->perm_addr, 6);
-	return 0;
+	return reset_handshake(hw);
 }
 
 static int set_mac(struct igbvf_hw *hw, const uint8_t *mac)
@@ -74,6 +82,7 @@ static int set_lpe(struct igbvf_hw *hw, uint32_t max_frame)
 
 const struct igbvf_mac_ops igbvf_mac_ops_82576 = {
 	.reset_hw = reset_hw,
+	.reset_handshake = reset_handshake,
 	.set_mac = set_mac,
 	.update_mc = update_mc,
 	.set_lpe = set_lpe,
