@@ -62,6 +62,10 @@ struct nic_vf_slot {
 	uint8_t mac[6];		/* current unicast filter */
 	bool mac_locked;	/* set by the host: the VF may not change it */
 	bool cts;		/* reset handshake done: messages are accepted */
+	/* Set by the host (pf.sock hold) on a migration's destination: frames
+	 * for this VF's MAC are kept in its buffer before its driver is ready;
+	 * cleared by the driver's reset handshake. */
+	bool hold_early;
 	uint16_t mc_hashes[VF_MSG_MAX_MC_HASHES];
 	unsigned n_mc_hashes;
 	uint32_t vlan;

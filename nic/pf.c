@@ -78,6 +78,7 @@ static void pf_mailbox_request(struct nic_vf *vf)
 		/* The VF's reset handshake: forget its filters, give it its
 		 * permanent MAC, and from now on accept its messages. */
 		s->cts = true;
+		s->hold_early = false;
 		s->n_mc_hashes = 0;
 		s->vlan = 0;
 		memcpy(s->mac, s->perm_mac, 6);

@@ -132,9 +132,10 @@ void pf_ctl_execute(struct nic *nic, const char *line, char *out_buf, size_t out
 		     (unsigned long long)(nic->egress.rate_bytes_per_s * 8));
 	} else if (parse_vf(nic, arg, &vf) < 0) {
 		if (strcmp(cmd, "assign") && strcmp(cmd, "free") && strcmp(cmd, "enable") &&
-		    strcmp(cmd, "disable") && strcmp(cmd, "regs") && strcmp(cmd, "take") && strcmp(cmd, "inject"))
+		    strcmp(cmd, "disable") && strcmp(cmd, "regs") && strcmp(cmd, "take") && strcmp(cmd, "inject") &&
+		    strcmp(cmd, "announce") && strcmp(cmd, "hold"))
 			emit(&o, "{\"error\":\"unknown command '%.40s' (list, stats, assign, free, enable, disable, regs, "
-				 "take, inject)\"}", cmd);
+				 "take, inject, announce, hold)\"}", cmd);
 		else
 			emit(&o, "{\"error\":\"%s needs a VF number 0..%u\"}", cmd, nic->n_vfs - 1);
 	} else if (strcmp(cmd, "assign") == 0) {
@@ -197,6 +198,29 @@ void pf_ctl_execute(struct nic *nic, const char *line, char *out_buf, size_t out
 			emit(&o, "\"");
 		}
 		emit(&o, "],\"left\":%u}", v->fifo_count);
+	} else if (strcmp(cmd, "hold") == 0) {
+		/* A migration's destination VF: its queues stopped, frames for
+		 * its MAC kept in its buffer even before its driver's reset
+		 * handshake, until the driver has restored it. */
+		nic->slot[vf].hold_early = true;
+		nic_pf_set_enabled(nic, vf, false);
+		emit_vf(&o, nic, vf);
+	} else if (strcmp(cmd, "announce") == 0) {
+		/* A RARP broadcast from the VF's MAC (QEMU's self-announce): the
+		 * switches on the way learn at once that the VM is behind this
+		 * port, before its guest has run a single instruction. */
+		const uint8_t *mac = nic->slot[vf].mac;
+		uint8_t f[60] = { 0 };
+		memset(f, 0xff, 6);
+		memcpy(f + 6, mac, 6);
+		f[12] = 0x80, f[13] = 0x35;		/* RARP */
+		f[14] = 0, f[15] = 1;			/* Ethernet */
+		f[16] = 0x08, f[17] = 0x00;		/* IPv4 */
+		f[18] = 6, f[19] = 4, f[20] = 0, f[21] = 3;	/* reverse request */
+		memcpy(f + 22, mac, 6);
+		memcpy(f + 32, mac, 6);
+		int ret = nic->sw->transmit(nic, vf, f, sizeof(f));
+		emit(&o, "{\"vf\":%u,\"announced\":%s}", vf, ret < 0 ? "false" : "true");
 	} else if (strcmp(cmd, "inject") == 0) {
 		/* A frame the migration carried here: received by the VF as if
 		 * it had come from the wire. */

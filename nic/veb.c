@@ -18,7 +18,7 @@ static bool is_group(const uint8_t *mac)
 static int vf_by_mac(struct nic *nic, const uint8_t *mac)
 {
 	for (unsigned i = 0; i < nic->n_vfs; i++)
-		if (nic->slot[i].cts && memcmp(nic->slot[i].mac, mac, 6) == 0)
+		if ((nic->slot[i].cts || nic->slot[i].hold_early) && memcmp(nic->slot[i].mac, mac, 6) == 0)
 			return (int)i;
 	return -1;
 }

@@ -76,6 +76,16 @@ static int pf_simple(struct vf_device *d, const char *cmd, char *err, size_t err
 	return r ? 0 : -EIO;
 }
 
+void compsc_vf_attached(struct vf_device *d)
+{
+	char err[300];
+
+	/* A new owner: whatever an earlier VMM's migration left (queues
+	 * stopped by the PF at its stop-and-copy) does not carry over. */
+	if (d->vf_index >= 0 && pf_simple(d, "enable", err, sizeof(err)) < 0)
+		log_debug("vf%u: cannot reach the PF to restart the VF's queues: %s", d->instance, err);
+}
+
 void compsc_vf_migrate_begin(void *dev)
 {
 	struct vf_device *d = dev;
@@ -293,6 +303,14 @@ void compsc_vf_migrate_abort(void *dev)
 		free(d->held_blob);
 		d->held_blob = NULL;
 	}
+	if (d->late_blob) {
+		deliver_held(d, d->late_blob, d->late_blob_len);
+		free(d->late_blob);
+		d->late_blob = NULL;
+		/* The destination had announced the VM: take the network back. */
+		if (pf_simple(d, "announce", err, sizeof(err)) < 0)
+			log_warn("vf%u: cannot announce the VM's MAC again: %s", d->instance, err);
+	}
 	if (a) {
 		csc_area_set_migrating(a, 0);
 		if (d->csc_locked)
@@ -328,6 +346,7 @@ int compsc_vf_load(void *dev, uint32_t version, const uint8_t *buf, size_t len, 
 	free(storage);
 	if (ret < 0)
 		return ret;
+
 	/* The destination's VF takes the VM's MAC, the way an orchestrator
 	 * reserves a hostdev: the driver's restoration replays it anyway. */
 	static const uint8_t zero[6];
@@ -346,6 +365,66 @@ int compsc_vf_load(void *dev, uint32_t version, const uint8_t *buf, size_t len, 
 	memcpy(d->held_blob, buf + CSC_VF_HDR, blob_len);
 	d->held_blob_len = blob_len;
 	atomic_store(&d->vm->compsc_area_gpa, gpa);
+	/* Everything is loaded: the network learns the VM is here now, before
+	 * READY, so that what the source still holds after READY is all it
+	 * will ever get (sent in LATE_DEVICE) and nothing goes astray. Frames
+	 * wait in this VF's buffer until the driver has restored it. */
+	char why[300];
+	if (pf_simple(d, "hold", why, sizeof(why)) < 0)
+		log_warn("vf%u: cannot make the VF hold frames: %s", d->instance, why);
+	if (pf_simple(d, "announce", why, sizeof(why)) < 0)
+		log_warn("vf%u: cannot announce the VM's MAC: %s", d->instance, why);
+	return 0;
+}
+
+int compsc_vf_late_save(void *dev, uint8_t *buf, size_t cap, size_t *len)
+{
+	struct vf_device *d = dev;
+	struct csc_heldq q;
+	char err[300];
+
+	if (!d->csc_disabled) {
+		*len = 0;
+		return 0;
+	}
+	if (csc_heldq_init(&q, buf, cap < HELD_MAX_BYTES ? cap : HELD_MAX_BYTES, HELD_MAX_FRAMES) < 0)
+		return -ENOSPC;
+	if (take_held(d, &q, err, sizeof(err)) < 0)
+		log_warn("vf%u: late held frames: %s", d->instance, err);
+	csc_heldq_blob(&q, len);
+	d->held_out += csc_heldq_pending(&q);
+	free(d->late_blob);
+	d->late_blob = malloc(*len ? *len : 1);
+	if (d->late_blob)
+		memcpy(d->late_blob, buf, *len);
+	d->late_blob_len = *len;
+	log_info("vf%u: %u more frames held until the destination announced the VM", d->instance,
+		 csc_heldq_pending(&q));
+	return 0;
+}
+
+int compsc_vf_late_load(void *dev, const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+	struct vf_device *d = dev;
+	struct csc_heldq q;
+
+	if (len == 0)
+		return 0;
+	void *storage = malloc(len);
+	if (!storage)
+		return -ENOMEM;
+	int ret = csc_heldq_init(&q, storage, len, HELD_MAX_FRAMES);
+	if (ret == 0)
+		ret = csc_heldq_load(&q, buf, len, err, errlen);
+	free(storage);
+	if (ret < 0)
+		return ret;
+	free(d->late_blob);
+	d->late_blob = malloc(len);
+	if (!d->late_blob)
+		return -ENOMEM;
+	memcpy(d->late_blob, buf, len);
+	d->late_blob_len = len;
 	return 0;
 }
 
@@ -353,6 +432,13 @@ void compsc_vf_activate(void *dev)
 {
 	struct vf_device *d = dev;
 	struct csc_shared_area *a = live_area(d);
+	char err[300];
+
+	/* First of all, the network learns where the VM is: frames for it
+	 * come here from now on (and wait in the new VF's buffer until the
+	 * driver has restored it) instead of to the stopped source. */
+	if (pf_simple(d, "announce", err, sizeof(err)) < 0)
+		log_warn("vf%u: cannot announce the VM's MAC: %s", d->instance, err);
 
 	if (a) {
 		/* The destination bumps the version (a failed migration then
@@ -368,4 +454,13 @@ void compsc_vf_activate(void *dev)
 		free(d->held_blob);
 		d->held_blob = NULL;
 	}
+	if (d->late_blob) {
+		deliver_held(d, d->late_blob, d->late_blob_len);
+		free(d->late_blob);
+		d->late_blob = NULL;
+	}
+	/* The queues may run: what the VF holds goes to the guest as soon as
+	 * its driver has restored the rings. */
+	if (pf_simple(d, "enable", err, sizeof(err)) < 0)
+		log_warn("vf%u: cannot restart the VF's queues: %s", d->instance, err);
 }

@@ -65,6 +65,12 @@ struct device_ops {
 	 * running); migrate_abort when the migration fails before
 	 * commitment, before the vCPUs resume. */
 	void (*migrate_begin)(void *dev);
+	/* Source, after the destination is READY and before COMMIT (optional,
+	 * destinations with feature "late" only): state that must be taken as
+	 * late as possible (CompSC: frames held at the source until the
+	 * destination announced the VM). Destination: late_load adds it. */
+	int (*late_save)(void *dev, uint8_t *buf, size_t cap, size_t *len);
+	int (*late_load)(void *dev, const uint8_t *buf, size_t len, char *err, size_t errlen);
 	int (*migrate_quiesce)(void *dev, char *err, size_t errlen);
 	void (*migrate_abort)(void *dev);
 };

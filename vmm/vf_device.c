@@ -195,6 +195,7 @@ void vf_device_detach(struct vf_device *d)
 	}
 	vfu_client_close(&d->client);
 	free(d->held_blob);
+	free(d->late_blob);
 	free(d);
 }
 
@@ -216,6 +217,7 @@ static void *vf_device_create(struct vm *vm, const void *config, unsigned instan
 	if (sscanf(path + dir, "vf%d.sock", &d->vf_index) != 1 || dir + 8 > sizeof(d->pf_path))
 		log_warn("vf%u: %s is not RUNDIR/vfN.sock: CompSC cannot reach the PF", instance, path);
 	snprintf(d->pf_path, sizeof(d->pf_path), "%.*spf.sock", (int)dir, path);
+	compsc_vf_attached(d);
 	vm->vfs[vm->n_vfs++] = d;
 	return d;
 }
@@ -246,4 +248,6 @@ const struct device_ops vf_device_ops = {
 	.migrate_begin = compsc_vf_migrate_begin,
 	.migrate_quiesce = compsc_vf_migrate_quiesce,
 	.migrate_abort = compsc_vf_migrate_abort,
+	.late_save = compsc_vf_late_save,
+	.late_load = compsc_vf_late_load,
 };

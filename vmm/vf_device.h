@@ -39,6 +39,8 @@ struct vf_device {
 	bool csc_disabled;	/* the PF stopped the VF's queues */
 	uint8_t *held_blob;	/* frames held during the downtime (heldq blob) */
 	size_t held_blob_len;
+	uint8_t *late_blob;	/* frames held until the destination announced the VM */
+	size_t late_blob_len;
 	uint32_t held_out, held_dropped;
 };
 

@@ -140,7 +140,8 @@ static int dst_reservation(struct migration *m)
 	}
 	/* A successful verdict's reason lists the optional features this
 	 * side speaks; a source that knows none ignores it. */
-	ret = mig_send_verdict(m, MIG_REC_RESERVE_ACK, 0, MIG_FEATURES_PREFIX MIG_FEATURE_SYNC);
+	ret = mig_send_verdict(m, MIG_REC_RESERVE_ACK, 0,
+			       MIG_FEATURES_PREFIX MIG_FEATURE_SYNC " " MIG_FEATURE_LATE);
 	return ret < 0 ? mig_fail(m, ret, "sending RESERVE_ACK: %s", strerror(-ret)) : 0;
 }
 
@@ -261,10 +262,39 @@ static int dst_load(struct migration *m)
 	return 0;
 }
 
+/* After READY: LATE_DEVICE records (feature "late"), then COMMIT. */
+static int dst_await_commit(struct migration *m)
+{
+	struct mig_rec rec;
+	char err[300];
+	int ret;
+
+	for (;;) {
+		ret = mig_recv(&m->io, &rec, m->rxbuf, MIG_MAX_BODY, err, sizeof(err));
+		if (ret < 0)
+			return mig_fail(m, ret, ret == -EPIPE ? "the source closed the connection before COMMIT"
+							    : "bad stream: %s", err);
+		if (rec.type == MIG_REC_COMMIT)
+			return 0;
+		if (rec.type == MIG_REC_ERROR || rec.type == MIG_REC_CANCEL)
+			return mig_fail(m, -ECANCELED, "the source gave up before COMMIT");
+		if (rec.type != MIG_REC_LATE_DEVICE)
+			return mig_fail(m, -EPROTO, "bad stream: %s while waiting for COMMIT", mig_rec_name(rec.type));
+		struct mig_device_rec d;
+		if ((ret = mig_parse_device(rec.body, rec.len, &d, err, sizeof(err))) < 0)
+			return mig_fail(m, ret, "bad stream: %s", err);
+		int k = device_registry_find(&m->vm->devices, d.d.name);
+		const struct device_ops *ops = k >= 0 ? m->vm->devices.dev[k].ops : NULL;
+		if (!ops || !ops->late_load)
+			return mig_fail(m, -ENODEV, "bad stream: late state for device '%s', which takes none", d.d.name);
+		if ((ret = ops->late_load(m->vm->devices.dev[k].dev, d.data, d.len, err, sizeof(err))) < 0)
+			return mig_fail(m, ret, "device '%s' rejected its late state: %s", d.d.name, err);
+	}
+}
+
 void *mig_dest_thread(void *arg)
 {
 	struct migration *m = arg;
-	struct mig_rec rec;
 	int ret, fd;
 
 	do
@@ -303,7 +333,7 @@ void *mig_dest_thread(void *arg)
 		if (ret == 0 && (ret = mig_send_verdict(m, MIG_REC_READY, 0, "")) < 0)
 			mig_fail(m, ret, "sending READY: %s", strerror(-ret));
 		if (ret == 0)
-			ret = mig_recv_expect(m, MIG_REC_COMMIT, &rec, "COMMIT from the source");
+			ret = dst_await_commit(m);
 	}
 	if (ret < 0 && m->sock >= 0 && ret != -EACCES) {
 		/* Tell the source why, then let it read that before the close

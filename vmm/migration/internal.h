@@ -39,7 +39,8 @@
  * successful RESERVE_ACK ("features: sync"): older destinations send an
  * empty reason, and older sources ignore it (docs/migration-stream.md). */
 #define MIG_FEATURES_PREFIX "features: "
-#define MIG_FEATURE_SYNC "sync"	/* answers SYNC at the end of a round */
+#define MIG_FEATURE_SYNC "sync"
+#define MIG_FEATURE_LATE "late"	/* takes LATE_DEVICE records between READY and COMMIT */	/* answers SYNC at the end of a round */
 
 #define DEST_IO_TIMEOUT_MS 30000
 #define ACTIVATED_TIMEOUT_MS 10000
@@ -102,7 +103,8 @@ struct migration {
 	uint64_t bytes_at_start;
 	uint64_t pages_total;
 	uint64_t dev_state_bytes;	/* source: device records at the last save */
-	bool peer_sync;		/* source: the destination answers SYNC */
+	bool peer_sync;
+	bool peer_late;		/* source: the destination takes LATE_DEVICE records */
 
 	/* Destination. */
 	struct accel_state *vstate;	/* vCPU/VM state as received */

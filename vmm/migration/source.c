@@ -157,6 +157,7 @@ static int src_reservation(struct migration *m)
 	if (v.status < 0)
 		return mig_fail(m, v.status, "reservation failed on the destination: %s", v.reason);
 	m->peer_sync = has_feature(v.reason, MIG_FEATURE_SYNC);
+	m->peer_late = has_feature(v.reason, MIG_FEATURE_LATE);
 	return mig_check_cancel(m);
 }
 
@@ -395,6 +396,35 @@ static int src_stop_and_copy(struct migration *m, struct mig_round *st)
 	return ret;
 }
 
+/* Between READY and COMMIT: what devices take as late as possible. */
+static int send_late_devices(struct migration *m)
+{
+	struct device_registry *reg = &m->vm->devices;
+	uint8_t *buf = malloc(MIG_DEVICE_HDR_LEN + DEV_STATE_MAX);
+	int ret = 0;
+
+	if (!buf)
+		return mig_fail(m, -ENOMEM, "out of memory");
+	for (unsigned i = 0; i < reg->n && ret == 0; i++) {
+		const struct device_entry *e = &reg->dev[i];
+		size_t len = 0;
+		if (!e->ops->late_save)
+			continue;
+		if ((ret = e->ops->late_save(e->dev, buf + MIG_DEVICE_HDR_LEN, DEV_STATE_MAX, &len)) < 0) {
+			ret = mig_fail(m, ret, "device '%s': cannot save its late state", e->name);
+			break;
+		}
+		memset(buf, 0, MIG_DEV_NAME_LEN);
+		memcpy(buf, e->name, strnlen(e->name, MIG_DEV_NAME_LEN - 1));
+		mig_put32(buf + MIG_DEV_NAME_LEN, e->ops->version);
+		mig_put32(buf + MIG_DEV_NAME_LEN + 4, (uint32_t)len);
+		if ((ret = mig_send(&m->io, MIG_REC_LATE_DEVICE, buf, (uint32_t)(MIG_DEVICE_HDR_LEN + len))) < 0)
+			ret = mig_fail(m, ret, "sending late device state: %s", strerror(-ret));
+	}
+	free(buf);
+	return ret;
+}
+
 static int src_commit(struct migration *m)
 {
 	struct mig_verdict v;
@@ -412,6 +442,8 @@ static int src_commit(struct migration *m)
 		return mig_fail(m, ret, "destination: %s", err);
 	if (v.status < 0)
 		return mig_fail(m, v.status, "the destination could not load the VM: %s", v.reason);
+	if (m->peer_late && (ret = send_late_devices(m)) < 0)
+		return ret;
 	/* The point of no return: once COMMIT is out the source never runs the
 	 * VM again. A cancel that got here first wins. */
 	pthread_mutex_lock(&m->lock);

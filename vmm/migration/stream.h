@@ -74,6 +74,9 @@ enum mig_rec_type {
 	MIG_REC_END = 0x0050,		/* S->D: last record; totals */
 	MIG_REC_READY = 0x0060,		/* D->S: everything loaded, ready to run */
 	MIG_REC_COMMIT = 0x0061,	/* S->D: source lets go; run the VM */
+	MIG_REC_LATE_DEVICE = 0x0063,	/* S->D: after READY, before COMMIT: a device's late state
+					 * (CompSC: frames held until the destination announced
+					 * the VM); only to destinations with feature "late" */
 	MIG_REC_ACTIVATED = 0x0062,	/* D->S: VM runs; resume timestamp */
 	MIG_REC_ERROR = 0x0070,		/* either: failure with a reason */
 	MIG_REC_CANCEL = 0x0071,	/* S->D: migration cancelled */
