@@ -110,8 +110,19 @@ class Wire:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         self.sock.bind(nic.wire_path + ".peer")
 
-    def send(self, frame):
-        self.sock.sendto(frame, self.nic_path)
+    def send(self, frame, timeout=2.0):
+        """One frame into the NIC. A NIC busy elsewhere (a loaded machine)
+        may leave its receive queue full for a moment: wait for room, as a
+        wire would, rather than fail the test."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock.sendto(frame, self.nic_path)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.0005)
 
     def recv_all(self, timeout=1.0, until=None):
         """Frames until `until` of them arrived or nothing came for `timeout` s."""

@@ -231,13 +231,13 @@ with Nic(vfs=1) as nic:
 
 with Nic(vfs=1) as nic:
     wire = Wire(nic)
-    g = Guest(VMM, GUEST, f"app=opsetloop,echo {NET} loops=60 opset-us=2000 run-secs=60 compsc-selftest-ms=7 "
+    g = Guest(VMM, GUEST, f"app=opsetloop,echo {NET} loops=60 opset-us=2000 run-secs=60 compsc-selftest-ms=25 "
               "compsc-check=1", vfs=[nic.vf(0)])
     done = g.wait_line("opsetloop: done", timeout=50)
     states = set(re.findall(r"compsc: replayed state (\w+)", g.output))
     ok, why = False, "not tried"
     for attempt in range(3):
-        # The simulated migrations go on every 7 ms, and each VF reset
+        # The simulated migrations go on every 25 ms, and each VF reset
         # drops what the NIC held for the VF (a migration would not).
         ok, why = traffic_ok(wire, least=40)
         if ok:

@@ -276,8 +276,14 @@ static int dst_await_commit(struct migration *m)
 							    : "bad stream: %s", err);
 		if (rec.type == MIG_REC_COMMIT)
 			return 0;
-		if (rec.type == MIG_REC_ERROR || rec.type == MIG_REC_CANCEL)
-			return mig_fail(m, -ECANCELED, "the source gave up before COMMIT");
+		if (rec.type == MIG_REC_ERROR || rec.type == MIG_REC_CANCEL) {
+			struct mig_verdict v;
+			if (mig_parse_verdict(rec.body, rec.len, &v, err, sizeof(err)) < 0)
+				return mig_fail(m, -EPROTO, "bad stream: %s", err);
+			if (rec.type == MIG_REC_CANCEL)
+				return mig_fail(m, -ECANCELED, "the source cancelled the migration: %s", v.reason);
+			return mig_fail(m, v.status ? v.status : -EIO, "the source failed: %s", v.reason);
+		}
 		if (rec.type != MIG_REC_LATE_DEVICE)
 			return mig_fail(m, -EPROTO, "bad stream: %s while waiting for COMMIT", mig_rec_name(rec.type));
 		struct mig_device_rec d;
