@@ -4,6 +4,8 @@
  *   mode=echo count=N                             send back each frame received
  *   mode=ping count=N dst=MAC                     one frame at a time, wait for its echo
  *   mode=badring                                  program a TX ring outside guest memory
+ *   mode=lockbench count=N                        cost of N CompSC critical-section brackets
+ *                                                 (what receive and send add per call)
  * Common: vf=INSTANCE (0), irq=1 (sleep on interrupts instead of polling),
  * timeout=MS (10000). Frames use EtherType 0x88b5 (local experimental) and
  * carry "CSCF" + a 32-bit sequence number. */
@@ -173,6 +175,20 @@ int app_vfraw(void)
 		printf("vfraw: ping %u/%u answered, average round trip %llu us\n", st.received, count,
 		       (unsigned long long)(st.received ? rtt_total / st.received : 0));
 		status = st.received == count ? 0 : 1;
+	} else if (strcmp(mode, "lockbench") == 0) {
+		/* The bracket every receive, send and flush call takes: the
+		 * shared area's read lock (a version compare and two atomics)
+		 * with CompSC on, a test of one pointer with compsc=off. */
+		uint64_t t0 = clock_us(), c0 = arch_rdtsc();
+		for (uint32_t i = 0; i < count; i++) {
+			bool ok = igbvf_csc_enter(&vf);
+			__asm__ volatile("" : : "r"(ok) : "memory");
+			igbvf_csc_exit(&vf);
+		}
+		uint64_t cycles = arch_rdtsc() - c0, us = clock_us() - t0;
+		printf("vfraw: lockbench: %u brackets in %llu us, %llu ns and %llu cycles each (CompSC %s)\n", count,
+		       (unsigned long long)us, (unsigned long long)(count ? us * 1000 / count : 0),
+		       (unsigned long long)(count ? cycles / count : 0), igbvf_csc_on(&vf) ? "on" : "off");
 	} else if (strcmp(mode, "badring") == 0) {
 		/* A ring far outside guest memory: the NIC must refuse the DMA. */
 		uint64_t bad = rt_bootinfo->ram_size + (1ull << 30);

@@ -69,6 +69,8 @@ static void selftest(struct vf_if *vi)
 		int v = igbvf_csc_selftest_migrate(&vi->adapter, true);
 		if (v > 0)
 			printf("compsc: selftest: simulated migration, version %d\n", v);
+		if (v > 0 && vi->selftest_left && --vi->selftest_left == 0)
+			vi->selftest_us = 0;	/* that was the last */
 		vi->selftest_start = now;
 		vi->selftest_flag = false;
 	}
@@ -169,6 +171,7 @@ int vf_if_create(struct vf_if *vi, unsigned instance, const uint8_t *mac)
 		vf_ifs[instance] = vi;
 	if (igbvf_csc_on(&vi->adapter)) {
 		vi->selftest_us = cmdline_get_u64("compsc-selftest-ms", 0) * 1000;
+		vi->selftest_left = (uint32_t)cmdline_get_u64("compsc-selftest-count", 0);
 		vi->selftest_start = clock_us();
 	}
 	return igbvf_up(&vi->adapter, true);

