@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""CompSC's failure rule: when the migration of a VM with a VF fails before
+commitment, the source keeps running with a working VF. The hostile or
+stuck guest is played from the host, through the VMM's guest-RAM memfd
+(/proc/PID/fd), at the address the driver registered:
+  - the shared area scribbled (bad magic): the VMM's validation refuses it;
+  - a reader that never leaves (readers = 1): the bounded write lock gives up;
+  - the destination's VF already in use: the destination cannot take it."""
+import os
+import re
+import subprocess
+import tempfile
+import time
+
+from harness import Tap, accel_problem
+from miglib import COMPSC, Api
+from netbed import HostNic, Testbed, Vm, root_problem
+
+t = Tap()
+CHECKS = [
+    "a scribbled shared area: the migration fails with the reason, the source answers ping over its VF",
+    "a driver that never leaves its op set: the write lock gives up (bounded), the source answers ping",
+    "the destination's VF is already in use: the migration fails, the source answers ping over its VF",
+]
+problem = accel_problem() or root_problem()
+if problem:
+    for c in CHECKS:
+        t.skip(c, problem)
+    t.done()
+
+IP = "10.0.0.10"
+
+
+def ram_fd_path(pid):
+    """The VMM's guest-RAM memfd, as /proc/PID/fd/N."""
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if "compsc-guest-ram" in os.readlink(f"/proc/{pid}/fd/{fd}"):
+                return f"/proc/{pid}/fd/{fd}"
+        except OSError:
+            pass
+    return None
+
+
+def area_gpa(vm):
+    line = vm.wait_for("CompSC shared area at", timeout=10, stream="err")
+    m = re.search(r"shared area at 0x([0-9a-f]+)", line or "")
+    return int(m.group(1), 16) if m else None
+
+
+def poke(vm, offset, data):
+    """Writes bytes into the guest's RAM at the shared area + offset."""
+    gpa = area_gpa(vm)
+    path = ram_fd_path(vm.proc.pid)
+    if gpa is None or path is None:
+        return False
+    with open(path, "r+b", buffering=0) as f:
+        f.seek(gpa + offset)
+        f.write(data)
+    return True
+
+
+def attempt(bed, nic_a, nic_b, tmp, name, port, sabotage, dst_vf=0):
+    """A VF VM on host A, an incoming VMM on host B; sabotage(src, dst),
+    migrate, then: the migration failed and the source answers ping."""
+    src_sock, dst_sock = os.path.join(tmp, f"{name}-a.sock"), os.path.join(tmp, f"{name}-b.sock")
+    # The NIC frees a VF when it sees the previous VMM's connection close:
+    # wait until host A's VF 0 has no VMM before attaching a new one.
+    end = time.monotonic() + 10
+    while time.monotonic() < end and nic_a.ctl("list")["vfs"][0].get("vmm_connected"):
+        time.sleep(0.05)
+    src = Vm(bed, f"app=echo ip={IP}/24 gw=10.0.0.1", host="hostA", tap=None, vf=nic_a.vf(0),
+             extra=["--api", src_sock])
+    dst = Vm(bed, "", host="hostB", tap=None, vf=nic_b.vf(dst_vf),
+             extra=["--api", dst_sock, "--incoming", f"tcp:10.0.0.2:{port}"])
+    try:
+        src.wait_for("net: ready")
+        end = time.monotonic() + 10
+        while time.monotonic() < end and dst.proc.poll() is None and not any("listening" in l for l in dst.err):
+            time.sleep(0.02)
+        sabotaged = sabotage(src, dst)
+        r = subprocess.run([COMPSC, "migrate", src_sock, "--to", f"tcp:10.0.0.2:{port}"], capture_output=True,
+                           text=True, timeout=60)
+        rc, out = bed.run("peer", ["ping", "-c", "5", "-i", "0.2", "-W", "2", IP])
+        try:
+            st = Api(src_sock).cmd("status").get("return", {})
+        except OSError as e:
+            st = {"error": str(e)}
+        ok = (sabotaged and r.returncode != 0 and rc == 0 and " 0% packet loss" in out and src.proc.poll() is None
+              and st.get("state") == "running")
+        return ok, r.stdout + r.stderr, f"{r.stdout}{r.stderr}\n{out}\n{src.text()}\n{dst.text()}"
+    finally:
+        src.stop()
+        dst.stop()
+
+
+with tempfile.TemporaryDirectory() as tmp, Testbed("cscfault") as bed, \
+        HostNic(bed, "hostA") as nic_a, HostNic(bed, "hostB") as nic_b:
+    ok, msg, diag = attempt(bed, nic_a, nic_b, tmp, "scribble", 4600,
+                            lambda src, dst: poke(src, 0, b"\xde\xad\xbe\xef"))
+    t.ok(ok and "shared area is invalid" in diag, CHECKS[0], diag)
+    ok, msg, diag = attempt(bed, nic_a, nic_b, tmp, "stuck", 4601,
+                            lambda src, dst: poke(src, 0x10, (1).to_bytes(4, "little")))
+    t.ok(ok and "did not leave its operation set" in msg, CHECKS[1], diag)
+
+    # A VMM already drives host B's VF 1: the destination asks for it too.
+    holder = Vm(bed, "app=spin", host="hostB", tap=None, vf=nic_b.vf(1))
+    try:
+        time.sleep(1)
+        ok, msg, diag = attempt(bed, nic_a, nic_b, tmp, "busy", 4602, lambda src, dst: True, dst_vf=1)
+        t.ok(ok and holder.proc.poll() is None, CHECKS[2], diag)
+    finally:
+        holder.stop()
+t.done()
