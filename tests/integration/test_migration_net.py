@@ -22,7 +22,7 @@ CHECKS = ["iperf 2 across a migration A -> B: the TCP connection survives and co
           "the guest announced itself on host B (gratuitous ARP) and the source exited",
           "UDP echo across a migration B -> A: stream continues, downtime reported",
           "migration report: downtime below the 300 ms budget",
-          "a VM with a VF, destination killed at commitment: the source's VF restarts, the VM answers ping",
+          "a VM with a VF, destination killed in stop-and-copy: the source's VF restarts, the VM answers ping",
           "destination killed in pre-copy: the source answers ping, the destination failed",
           "destination without the VM's virtio-net: reservation fails, the source answers ping",
           "cancel in stop-and-copy: the source answers ping, its network works"]
@@ -102,7 +102,7 @@ with tempfile.TemporaryDirectory() as tmp, Testbed("mignet") as bed:
             vm.stop()
 
     # 3. A VM with a VF: the migration fails after the source's PF stopped
-    # the VF's queues (commitment, destination killed). The VF must run
+    # the VF's queues (stop-and-copy, destination killed). The VF must run
     # again (CompSC's abort path) and the VM answer on it.
     with HostNic(bed, "hostA") as nic_a, HostNic(bed, "hostB") as nic_b:
         vf_sock, dst_sock = os.path.join(tmp, "vf.sock"), os.path.join(tmp, "vfdst.sock")
@@ -115,11 +115,15 @@ with tempfile.TemporaryDirectory() as tmp, Testbed("mignet") as bed:
             while time.monotonic() < end and not any("listening" in l for l in dst.err) and dst.proc.poll() is None:
                 time.sleep(0.02)
             api = Api(vf_sock)
-            # Stalled at commitment: everything was sent, so the PF has
-            # stopped the source's VF and handed over its held frames.
-            api.cmd("migrate", uri="tcp:10.0.0.2:4446", **{"stall-stage": "commitment", "stall-ms": 2000})
-            api.wait_stage("commitment", timeout=20)
+            # Killed while the source is stalled in stop-and-copy: after the
+            # stall every device saves (the PF stops the source's VF and
+            # hands over its held frames) before any record is sent, and
+            # the first send fails. (At commitment the destination may
+            # already have sent READY, and the source would commit.)
+            api.cmd("migrate", uri="tcp:10.0.0.2:4446", **{"stall-stage": "stop-and-copy", "stall-ms": 2000})
+            api.wait_stage("stop-and-copy", timeout=20)
             dst.proc.kill()
+            dst.proc.wait(5)
             final = api.wait_final(30)
             rc, out = bed.run("peer", ["ping", "-c", "5", "-i", "0.2", "-W", "2", IP])
             t.ok(final and final["status"] == "failed" and rc == 0 and " 0% packet loss" in out

@@ -301,37 +301,48 @@ static int src_precopy(struct migration *m, struct mig_round *next)
 	}
 }
 
+/* Every device saves first, with the vCPUs parked, then the records go
+ * out: the state is one instant's, and a device whose save has effects
+ * (CompSC: the PF stops the VF) has done them before any send can fail,
+ * so a failure always finds them to undo. */
 static int send_devices(struct migration *m)
 {
 	struct device_registry *reg = &m->vm->devices;
-	uint8_t *buf = malloc(MIG_DEVICE_HDR_LEN + DEV_STATE_MAX);
+	uint8_t *blob[DEV_MAX] = { NULL };
+	size_t blob_len[DEV_MAX] = { 0 };
 	uint64_t total = 0;
 	int ret = 0;
 
-	if (!buf)
-		return mig_fail(m, -ENOMEM, "out of memory");
 	for (unsigned i = 0; i < reg->n && ret == 0; i++) {
 		const struct device_entry *e = &reg->dev[i];
-		size_t len = 0;
 		if (!device_migrates(e))
 			continue;
-		ret = e->ops->save(e->dev, buf + MIG_DEVICE_HDR_LEN, DEV_STATE_MAX, &len);
-		if (ret < 0 || len > DEV_STATE_MAX) {
+		if (!(blob[i] = malloc(MIG_DEVICE_HDR_LEN + DEV_STATE_MAX))) {
+			ret = mig_fail(m, -ENOMEM, "out of memory");
+			break;
+		}
+		ret = e->ops->save(e->dev, blob[i] + MIG_DEVICE_HDR_LEN, DEV_STATE_MAX, &blob_len[i]);
+		if (ret < 0 || blob_len[i] > DEV_STATE_MAX) {
 			ret = mig_fail(m, ret < 0 ? ret : -EOVERFLOW, "device '%s': cannot save its state", e->name);
 			break;
 		}
-		memset(buf, 0, MIG_DEV_NAME_LEN);
-		memcpy(buf, e->name, strnlen(e->name, MIG_DEV_NAME_LEN - 1));
-		mig_put32(buf + MIG_DEV_NAME_LEN, e->ops->version);
-		mig_put32(buf + MIG_DEV_NAME_LEN + 4, (uint32_t)len);
-		ret = mig_send(&m->io, MIG_REC_DEVICE, buf, (uint32_t)(MIG_DEVICE_HDR_LEN + len));
+		memset(blob[i], 0, MIG_DEV_NAME_LEN);
+		memcpy(blob[i], e->name, strnlen(e->name, MIG_DEV_NAME_LEN - 1));
+		mig_put32(blob[i] + MIG_DEV_NAME_LEN, e->ops->version);
+		mig_put32(blob[i] + MIG_DEV_NAME_LEN + 4, (uint32_t)blob_len[i]);
+	}
+	for (unsigned i = 0; i < reg->n && ret == 0; i++) {
+		if (!blob[i])
+			continue;
+		ret = mig_send(&m->io, MIG_REC_DEVICE, blob[i], (uint32_t)(MIG_DEVICE_HDR_LEN + blob_len[i]));
 		if (ret < 0)
 			ret = mig_fail(m, ret, "sending device state: %s", strerror(-ret));
-		total += MIG_HDR_LEN + MIG_DEVICE_HDR_LEN + len + MIG_CRC_LEN;
+		total += MIG_HDR_LEN + MIG_DEVICE_HDR_LEN + blob_len[i] + MIG_CRC_LEN;
 	}
+	for (unsigned i = 0; i < reg->n; i++)
+		free(blob[i]);
 	if (ret == 0)
 		m->dev_state_bytes = total;
-	free(buf);
 	return ret;
 }
 
