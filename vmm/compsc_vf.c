@@ -170,6 +170,35 @@ static int take_held(struct vf_device *d, struct csc_heldq *q, char *err, size_t
 	return 0;
 }
 
+/* A heldq blob from the stream (hostile): parsed into scratch storage to
+ * check it whole. 0, or -errno with the reason in err. */
+static int check_held_blob(const uint8_t *blob, size_t len, char *err, size_t errlen)
+{
+	struct csc_heldq q;
+	void *storage = malloc(len ? len : 1);
+	int ret;
+
+	if (!storage)
+		return -ENOMEM;
+	ret = csc_heldq_init(&q, storage, len ? len : 1, HELD_MAX_FRAMES);
+	if (ret == 0)
+		ret = csc_heldq_load(&q, blob, len, err, errlen);
+	free(storage);
+	return ret;
+}
+
+/* Keeps a private copy of a blob in *dst (replacing what was there). */
+static int keep_blob(uint8_t **dst, size_t *dst_len, const uint8_t *blob, size_t len)
+{
+	free(*dst);
+	*dst = malloc(len ? len : 1);
+	*dst_len = *dst ? len : 0;
+	if (!*dst)
+		return -ENOMEM;
+	memcpy(*dst, blob, len);
+	return 0;
+}
+
 int compsc_vf_save(void *dev, uint8_t *buf, size_t cap, size_t *len)
 {
 	struct vf_device *d = dev;
@@ -240,11 +269,7 @@ int compsc_vf_save(void *dev, uint8_t *buf, size_t cap, size_t *len)
 	mig_put32(buf + 20, (uint32_t)blob_len);
 	*len = CSC_VF_HDR + blob_len;
 	/* Kept for a failed migration: the frames go back to the VF here. */
-	free(d->held_blob);
-	d->held_blob = malloc(blob_len ? blob_len : 1);
-	if (d->held_blob)
-		memcpy(d->held_blob, buf + CSC_VF_HDR, blob_len);
-	d->held_blob_len = blob_len;
+	keep_blob(&d->held_blob, &d->held_blob_len, buf + CSC_VF_HDR, blob_len);
 	log_info("vf%u: CompSC state saved: area 0x%" PRIx64 ", %u frames held (%u dropped)", d->instance, gpa,
 		 d->held_out, d->held_dropped);
 	return 0;
@@ -289,6 +314,23 @@ static void deliver_held(struct vf_device *d, const uint8_t *blob, size_t len)
 	free(storage);
 }
 
+/* Hands the kept frames to the VF, those held at stop-and-copy first, and
+ * drops them. Returns whether late frames (taken after the destination
+ * announced the VM) were among them. */
+static bool deliver_kept(struct vf_device *d)
+{
+	bool late = d->late_blob != NULL;
+
+	if (d->held_blob)
+		deliver_held(d, d->held_blob, d->held_blob_len);
+	if (d->late_blob)
+		deliver_held(d, d->late_blob, d->late_blob_len);
+	free(d->held_blob);
+	free(d->late_blob);
+	d->held_blob = d->late_blob = NULL;
+	return late;
+}
+
 void compsc_vf_migrate_abort(void *dev)
 {
 	struct vf_device *d = dev;
@@ -298,19 +340,10 @@ void compsc_vf_migrate_abort(void *dev)
 	if (d->csc_disabled && pf_simple(d, "enable", err, sizeof(err)) < 0)
 		log_error("vf%u: cannot restart the VF's queues: %s", d->instance, err);
 	d->csc_disabled = false;
-	if (d->held_blob) {
-		deliver_held(d, d->held_blob, d->held_blob_len);
-		free(d->held_blob);
-		d->held_blob = NULL;
-	}
-	if (d->late_blob) {
-		deliver_held(d, d->late_blob, d->late_blob_len);
-		free(d->late_blob);
-		d->late_blob = NULL;
-		/* The destination had announced the VM: take the network back. */
-		if (pf_simple(d, "announce", err, sizeof(err)) < 0)
-			log_warn("vf%u: cannot announce the VM's MAC again: %s", d->instance, err);
-	}
+	/* Late frames mean the destination had announced the VM: take the
+	 * network back. */
+	if (deliver_kept(d) && pf_simple(d, "announce", err, sizeof(err)) < 0)
+		log_warn("vf%u: cannot announce the VM's MAC again: %s", d->instance, err);
 	if (a) {
 		csc_area_set_migrating(a, 0);
 		if (d->csc_locked)
@@ -336,14 +369,7 @@ int compsc_vf_load(void *dev, uint32_t version, const uint8_t *buf, size_t len, 
 		return -EINVAL;
 	}
 	/* Checked as a whole before anything changes. */
-	struct csc_heldq q;
-	void *storage = malloc(blob_len ? blob_len : 1);
-	if (!storage)
-		return -ENOMEM;
-	int ret = csc_heldq_init(&q, storage, blob_len ? blob_len : 1, HELD_MAX_FRAMES);
-	if (ret == 0)
-		ret = csc_heldq_load(&q, buf + CSC_VF_HDR, blob_len, err, errlen);
-	free(storage);
+	int ret = check_held_blob(buf + CSC_VF_HDR, blob_len, err, errlen);
 	if (ret < 0)
 		return ret;
 
@@ -358,12 +384,8 @@ int compsc_vf_load(void *dev, uint32_t version, const uint8_t *buf, size_t len, 
 			return -EIO;
 		json_decref(r);
 	}
-	free(d->held_blob);
-	d->held_blob = malloc(blob_len ? blob_len : 1);
-	if (!d->held_blob)
+	if (keep_blob(&d->held_blob, &d->held_blob_len, buf + CSC_VF_HDR, blob_len) < 0)
 		return -ENOMEM;
-	memcpy(d->held_blob, buf + CSC_VF_HDR, blob_len);
-	d->held_blob_len = blob_len;
 	atomic_store(&d->vm->compsc_area_gpa, gpa);
 	/* Everything is loaded: the network learns the VM is here now, before
 	 * READY, so that what the source still holds after READY is all it
@@ -393,11 +415,7 @@ int compsc_vf_late_save(void *dev, uint8_t *buf, size_t cap, size_t *len)
 		log_warn("vf%u: late held frames: %s", d->instance, err);
 	csc_heldq_blob(&q, len);
 	d->held_out += csc_heldq_pending(&q);
-	free(d->late_blob);
-	d->late_blob = malloc(*len ? *len : 1);
-	if (d->late_blob)
-		memcpy(d->late_blob, buf, *len);
-	d->late_blob_len = *len;
+	keep_blob(&d->late_blob, &d->late_blob_len, buf, *len);
 	log_info("vf%u: %u more frames held until the destination announced the VM", d->instance,
 		 csc_heldq_pending(&q));
 	return 0;
@@ -406,26 +424,11 @@ int compsc_vf_late_save(void *dev, uint8_t *buf, size_t cap, size_t *len)
 int compsc_vf_late_load(void *dev, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
 	struct vf_device *d = dev;
-	struct csc_heldq q;
 
 	if (len == 0)
 		return 0;
-	void *storage = malloc(len);
-	if (!storage)
-		return -ENOMEM;
-	int ret = csc_heldq_init(&q, storage, len, HELD_MAX_FRAMES);
-	if (ret == 0)
-		ret = csc_heldq_load(&q, buf, len, err, errlen);
-	free(storage);
-	if (ret < 0)
-		return ret;
-	free(d->late_blob);
-	d->late_blob = malloc(len);
-	if (!d->late_blob)
-		return -ENOMEM;
-	memcpy(d->late_blob, buf, len);
-	d->late_blob_len = len;
-	return 0;
+	int ret = check_held_blob(buf, len, err, errlen);
+	return ret < 0 ? ret : keep_blob(&d->late_blob, &d->late_blob_len, buf, len);
 }
 
 void compsc_vf_activate(void *dev)
@@ -449,16 +452,7 @@ void compsc_vf_activate(void *dev)
 		csc_area_write_unlock(a);
 		log_info("vf%u: CompSC version %u: the driver restores the VF at its next operation", d->instance, v);
 	}
-	if (d->held_blob) {
-		deliver_held(d, d->held_blob, d->held_blob_len);
-		free(d->held_blob);
-		d->held_blob = NULL;
-	}
-	if (d->late_blob) {
-		deliver_held(d, d->late_blob, d->late_blob_len);
-		free(d->late_blob);
-		d->late_blob = NULL;
-	}
+	deliver_kept(d);
 	/* The queues may run: what the VF holds goes to the guest as soon as
 	 * its driver has restored the rings. */
 	if (pf_simple(d, "enable", err, sizeof(err)) < 0)
