@@ -140,6 +140,11 @@ static json_t *progress_json(const struct mig_progress *p)
 							"ms", ms(r->ns), "dirty-pages", (json_int_t)r->dirty_pages));
 	}
 	json_object_set_new(o, "rounds", rounds);
+	if (p->carried.any)
+		json_object_set_new(o, "carried",
+				    json_pack("{s:I,s:I,s:I}", "rx-held-frames", (json_int_t)p->carried.rx_held,
+					      "rx-dropped-frames", (json_int_t)p->carried.rx_dropped,
+					      "tx-unsent-descriptors", (json_int_t)p->carried.tx_unsent));
 	if (p->error[0]) {
 		json_object_set_new(o, "error", json_string(p->error));
 		json_object_set_new(o, "failed-stage", json_string(mig_stage_name(p->failed_stage)));

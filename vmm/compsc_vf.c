@@ -36,6 +36,7 @@
 #include "../common/mac.h"
 #include "../compsc/heldq.h"
 #include "../compsc/shared_area.h"
+#include "migration/migration.h"
 #include "migration/stream.h"
 #include "pf_client.h"
 #include "vm.h"
@@ -96,6 +97,7 @@ void compsc_vf_migrate_begin(void *dev)
 			 "follow it", d->instance);
 		return;
 	}
+	d->held_out = d->held_dropped = d->tx_unsent = 0;
 	csc_area_set_migrating(a, 1);
 	vm_mark_dirty(d->vm, atomic_load(&d->vm->compsc_area_gpa), CSC_AREA_SIZE);
 }
@@ -135,6 +137,26 @@ static int read_reg(void *ctx, uint32_t offset, uint32_t *value)
 		}
 	}
 	return -ENOENT;
+}
+
+/* TX descriptors between the head and the tail of each queue, as the
+ * stopped source VF left them: posted by the guest, never sent. The
+ * migrated ring still holds them and the restored driver reposts them on
+ * the destination. */
+static uint32_t tx_unsent(struct regs_ctx *rc)
+{
+	uint32_t total = 0;
+
+	for (unsigned n = 0; n < VF_NUM_QUEUES; n++) {
+		uint32_t len, head, tail;
+		if (read_reg(rc, VF_TDLEN(n), &len) < 0 || read_reg(rc, VF_TDH(n), &head) < 0 ||
+		    read_reg(rc, VF_TDT(n), &tail) < 0)
+			continue;
+		uint32_t entries = len / 16;
+		if (entries && head < entries && tail < entries)
+			total += (tail + entries - head) % entries;
+	}
+	return total;
 }
 
 static int take_held(struct vf_device *d, struct csc_heldq *q, char *err, size_t errlen)
@@ -244,6 +266,7 @@ int compsc_vf_save(void *dev, uint8_t *buf, size_t cap, size_t *len)
 			return -EIO;
 		}
 		struct regs_ctx rc = { json_object_get(regs, "regs") };
+		d->tx_unsent = tx_unsent(&rc);
 		ret = csc_area_stage_ioregs(a, &copy, read_reg, &rc);
 		json_decref(regs);
 		if (ret < 0) {
@@ -419,6 +442,15 @@ int compsc_vf_late_save(void *dev, uint8_t *buf, size_t cap, size_t *len)
 	log_info("vf%u: %u more frames held until the destination announced the VM", d->instance,
 		 csc_heldq_pending(&q));
 	return 0;
+}
+
+void compsc_vf_migrate_carried(void *dev, struct mig_carried *c)
+{
+	struct vf_device *d = dev;
+
+	c->rx_held += d->held_out;
+	c->rx_dropped += d->held_dropped;
+	c->tx_unsent += d->tx_unsent;
 }
 
 int compsc_vf_late_load(void *dev, const uint8_t *buf, size_t len, char *err, size_t errlen)

@@ -8,6 +8,8 @@
 
 #include "vf_device.h"
 
+struct mig_carried;
+
 #define COMPSC_VF_STATE_VERSION 1
 
 /* After attaching: the VF's queues run (an earlier owner's migration may
@@ -21,5 +23,6 @@ int compsc_vf_load(void *dev, uint32_t version, const uint8_t *buf, size_t len, 
 void compsc_vf_activate(void *dev);
 int compsc_vf_late_save(void *dev, uint8_t *buf, size_t cap, size_t *len);
 int compsc_vf_late_load(void *dev, const uint8_t *buf, size_t len, char *err, size_t errlen);
+void compsc_vf_migrate_carried(void *dev, struct mig_carried *c);
 
 #endif

@@ -29,6 +29,7 @@
 #include "migration/stream.h"
 
 struct vm;
+struct mig_carried;
 
 #define DEV_STATE_MAX 65536
 #define DEV_MAX MIG_MAX_DEVICES
@@ -73,6 +74,9 @@ struct device_ops {
 	int (*late_load)(void *dev, const uint8_t *buf, size_t len, char *err, size_t errlen);
 	int (*migrate_quiesce)(void *dev, char *err, size_t errlen);
 	void (*migrate_abort)(void *dev);
+	/* Source, after save and again after late_save (optional): adds what
+	 * this device carries across the downtime to *c, for the report. */
+	void (*migrate_carried)(void *dev, struct mig_carried *c);
 };
 
 struct device_entry {

@@ -250,4 +250,5 @@ const struct device_ops vf_device_ops = {
 	.migrate_abort = compsc_vf_migrate_abort,
 	.late_save = compsc_vf_late_save,
 	.late_load = compsc_vf_late_load,
+	.migrate_carried = compsc_vf_migrate_carried,
 };

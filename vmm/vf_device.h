@@ -42,6 +42,7 @@ struct vf_device {
 	uint8_t *late_blob;	/* frames held until the destination announced the VM */
 	size_t late_blob_len;
 	uint32_t held_out, held_dropped;
+	uint32_t tx_unsent;	/* TX descriptors posted, not sent, at the stop */
 };
 
 /* Connects and sets up everything; on failure returns NULL with a one-line

@@ -222,6 +222,13 @@ static void report(json_t *p)
 	human_bytes(num(p, "transferred-bytes"), b, sizeof(b));
 	printf("  transferred     %s, %.0f pages\n", b, num(p, "pages"));
 	json_t *rounds = json_object_get(p, "rounds");
+	json_t *carried = json_object_get(p, "carried");
+	if (carried) {
+		printf("  held RX frames  %.0f arrived at the source NIC during the downtime, delivered by the destination"
+		       " (%.0f dropped)\n", num(carried, "rx-held-frames"), num(carried, "rx-dropped-frames"));
+		printf("  unsent TX       %.0f descriptors posted before the stop, sent by the destination\n",
+		       num(carried, "tx-unsent-descriptors"));
+	}
 	printf("  rounds          %zu\n", json_array_size(rounds));
 	printf("  %6s %10s %10s %12s %10s %12s %14s\n", "round", "pages", "zero", "bytes", "ms", "dirtied", "dirty pages/s");
 	size_t i;

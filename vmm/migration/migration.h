@@ -101,6 +101,19 @@ struct mig_round {
 };
 
 /* Snapshot of a migration, for query-migrate and the final report. */
+/* What devices carried across the downtime, beyond their registers (the
+ * source's figures, final once COMMIT is out). CompSC's VF: frames that
+ * reached the source NIC after its queues stopped, held there and
+ * delivered by the destination (and those the hold buffer had to drop);
+ * TX descriptors the guest had posted that the source VF never sent, sent
+ * by the destination's VF from the migrated ring. */
+struct mig_carried {
+	bool any;		/* a device reported (the VM has a CompSC VF) */
+	uint32_t rx_held;
+	uint32_t rx_dropped;
+	uint32_t tx_unsent;
+};
+
 struct mig_progress {
 	enum mig_status status;
 	enum mig_stage stage;
@@ -120,6 +133,7 @@ struct mig_progress {
 	uint64_t load_ns;	/* destination: loading state */
 	uint32_t n_rounds;
 	struct mig_round rounds[MIG_ROUNDS_KEPT];
+	struct mig_carried carried;
 	char error[512];
 	enum mig_stage failed_stage;
 };

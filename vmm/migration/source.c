@@ -301,6 +301,23 @@ static int src_precopy(struct migration *m, struct mig_round *next)
 	}
 }
 
+/* The report's figures of what devices carry (mig_carried), summed anew
+ * after each save stage: the late one has the final count. */
+static void collect_carried(struct migration *m)
+{
+	struct device_registry *reg = &m->vm->devices;
+	struct mig_carried c = { 0 };
+
+	for (unsigned i = 0; i < reg->n; i++)
+		if (reg->dev[i].ops->migrate_carried) {
+			reg->dev[i].ops->migrate_carried(reg->dev[i].dev, &c);
+			c.any = true;
+		}
+	pthread_mutex_lock(&m->lock);
+	m->p.carried = c;
+	pthread_mutex_unlock(&m->lock);
+}
+
 /* Every device saves first, with the vCPUs parked, then the records go
  * out: the state is one instant's, and a device whose save has effects
  * (CompSC: the PF stops the VF) has done them before any send can fail,
@@ -341,8 +358,10 @@ static int send_devices(struct migration *m)
 	}
 	for (unsigned i = 0; i < reg->n; i++)
 		free(blob[i]);
-	if (ret == 0)
+	if (ret == 0) {
 		m->dev_state_bytes = total;
+		collect_carried(m);
+	}
 	return ret;
 }
 
@@ -433,6 +452,8 @@ static int send_late_devices(struct migration *m)
 			ret = mig_fail(m, ret, "sending late device state: %s", strerror(-ret));
 	}
 	free(buf);
+	if (ret == 0)
+		collect_carried(m);
 	return ret;
 }
 
