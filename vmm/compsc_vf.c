@@ -13,7 +13,9 @@
  *                    taken from the PF -> VF state record  load: the VF gets the
  *                                                        source VF's MAC (PF assign)
  *   activation                                           version += 1, migrating = 0,
- *                                                        unlock; held frames injected
+ *                                                        unlock; once the vCPUs
+ *                                                        run: held frames injected,
+ *                                                        the queues restart
  *   failure before   unlock, migrating = 0, the PF
  *   commitment       restarts the VF, held frames back
  *
@@ -87,10 +89,28 @@ void compsc_vf_attached(struct vf_device *d)
 		log_debug("vf%u: cannot reach the PF to restart the VF's queues: %s", d->instance, err);
 }
 
+/* The VF's MAC as the PF has it assigned. 0, or -ENOENT. */
+static int read_mac(struct vf_device *d, uint8_t mac[6])
+{
+	char err[300];
+	int ret = -ENOENT;
+	json_t *list = pf_call(d->pf_path, "list", err, sizeof(err));
+	json_t *vfs = list ? json_object_get(list, "vfs") : NULL, *v;
+	size_t i;
+
+	json_array_foreach(vfs, i, v)
+		if (json_integer_value(json_object_get(v, "vf")) == d->vf_index && json_is_string(json_object_get(v, "mac")))
+			ret = mac_parse(json_string_value(json_object_get(v, "mac")), mac) == 0 ? 0 : -ENOENT;
+	json_decref(list);
+	return ret;
+}
+
 void compsc_vf_migrate_begin(void *dev)
 {
 	struct vf_device *d = dev;
 	struct csc_shared_area *a = live_area(d);
+
+	d->csc_have_mac = d->vf_index >= 0 && read_mac(d, d->csc_mac) == 0;
 
 	if (!a) {
 		log_warn("vf%u: the guest registered no CompSC shared area (compsc=off?): its VF state will not "
@@ -238,15 +258,11 @@ int compsc_vf_save(void *dev, uint8_t *buf, size_t cap, size_t *len)
 		return ret;
 	}
 	d->csc_disabled = true;
-	/* 2. The VF's MAC, for the destination's VF. */
+	/* 2. The VF's MAC, for the destination's VF (read at pre-migration,
+	 * outside the downtime, when that worked). */
 	uint8_t mac[6] = { 0 };
-	json_t *list = pf_call(d->pf_path, "list", err, sizeof(err));
-	json_t *vfs = list ? json_object_get(list, "vfs") : NULL, *v;
-	size_t i;
-	json_array_foreach(vfs, i, v)
-		if (json_integer_value(json_object_get(v, "vf")) == d->vf_index && json_is_string(json_object_get(v, "mac")))
-			mac_parse(json_string_value(json_object_get(v, "mac")), mac);
-	json_decref(list);
+	if (d->csc_have_mac || read_mac(d, d->csc_mac) == 0)
+		memcpy(mac, d->csc_mac, 6);
 	if (a) {
 		/* 3. One copy of the area, validated; DMA regions and the area
 		 * itself dirty; I/O registers staged for the driver. */
@@ -417,7 +433,8 @@ int compsc_vf_load(void *dev, uint32_t version, const uint8_t *buf, size_t len, 
 	char why[300];
 	if (pf_simple(d, "hold", why, sizeof(why)) < 0)
 		log_warn("vf%u: cannot make the VF hold frames: %s", d->instance, why);
-	if (pf_simple(d, "announce", why, sizeof(why)) < 0)
+	d->csc_announced = pf_simple(d, "announce", why, sizeof(why)) == 0;
+	if (!d->csc_announced)
 		log_warn("vf%u: cannot announce the VM's MAC: %s", d->instance, why);
 	return 0;
 }
@@ -469,11 +486,12 @@ void compsc_vf_activate(void *dev)
 	struct csc_shared_area *a = live_area(d);
 	char err[300];
 
-	/* First of all, the network learns where the VM is: frames for it
-	 * come here from now on (and wait in the new VF's buffer until the
-	 * driver has restored it) instead of to the stopped source. */
-	if (pf_simple(d, "announce", err, sizeof(err)) < 0)
+	/* The network learns where the VM is before it runs: done at load
+	 * already (before READY), again here only if that failed. Frames for
+	 * it wait in the new VF's buffer until the driver has restored it. */
+	if (!d->csc_announced && pf_simple(d, "announce", err, sizeof(err)) < 0)
 		log_warn("vf%u: cannot announce the VM's MAC: %s", d->instance, err);
+	d->csc_announced = false;
 
 	if (a) {
 		/* The destination bumps the version (a failed migration then
@@ -484,9 +502,18 @@ void compsc_vf_activate(void *dev)
 		csc_area_write_unlock(a);
 		log_info("vf%u: CompSC version %u: the driver restores the VF at its next operation", d->instance, v);
 	}
+}
+
+/* After the vCPUs started: the frames held during the downtime go into
+ * the VF's buffer and its queues may run. Nothing here holds the guest
+ * back: its driver restores the VF first (mailbox reset, op-set replay,
+ * rings), and until then the VF keeps what arrives. */
+void compsc_vf_running(void *dev)
+{
+	struct vf_device *d = dev;
+	char err[300];
+
 	deliver_kept(d);
-	/* The queues may run: what the VF holds goes to the guest as soon as
-	 * its driver has restored the rings. */
 	if (pf_simple(d, "enable", err, sizeof(err)) < 0)
 		log_warn("vf%u: cannot restart the VF's queues: %s", d->instance, err);
 }

@@ -21,6 +21,7 @@ void compsc_vf_migrate_abort(void *dev);
 int compsc_vf_save(void *dev, uint8_t *buf, size_t cap, size_t *len);
 int compsc_vf_load(void *dev, uint32_t version, const uint8_t *buf, size_t len, char *err, size_t errlen);
 void compsc_vf_activate(void *dev);
+void compsc_vf_running(void *dev);
 int compsc_vf_late_save(void *dev, uint8_t *buf, size_t cap, size_t *len);
 int compsc_vf_late_load(void *dev, const uint8_t *buf, size_t len, char *err, size_t errlen);
 void compsc_vf_migrate_carried(void *dev, struct mig_carried *c);

@@ -59,6 +59,9 @@ struct device_ops {
 	int (*load)(void *dev, uint32_t version, const uint8_t *buf, size_t len, char *err, size_t errlen);
 	/* Destination, just before the vCPUs run (optional). */
 	void (*activate)(void *dev);
+	/* Destination, right after the vCPUs started (optional): what need
+	 * not hold them back, so is not part of the downtime. */
+	void (*running)(void *dev);
 
 	/* Source, optional, for devices the guest drives itself (CompSC):
 	 * migrate_begin at pre-migration; migrate_quiesce just before the

@@ -245,6 +245,7 @@ const struct device_ops vf_device_ops = {
 	.save = compsc_vf_save,
 	.load = compsc_vf_load,
 	.activate = compsc_vf_activate,
+	.running = compsc_vf_running,
 	.migrate_begin = compsc_vf_migrate_begin,
 	.migrate_quiesce = compsc_vf_migrate_quiesce,
 	.migrate_abort = compsc_vf_migrate_abort,

@@ -37,6 +37,9 @@ struct vf_device {
 	int vf_index;
 	bool csc_locked;	/* the shared area's write lock is held */
 	bool csc_disabled;	/* the PF stopped the VF's queues */
+	bool csc_announced;	/* destination: the VM's MAC announced at load */
+	bool csc_have_mac;	/* source: mac read from the PF at pre-migration */
+	uint8_t csc_mac[6];
 	uint8_t *held_blob;	/* frames held during the downtime (heldq blob) */
 	size_t held_blob_len;
 	uint8_t *late_blob;	/* frames held until the destination announced the VM */

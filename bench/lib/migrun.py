@@ -232,6 +232,7 @@ def run_migration(bed, method, load="udp", secs=8.0, at=3.0, rate=2000, mem=None
         out["missed"] = echo.get("missed")
         out["duplicated"] = echo.get("duplicated")
         out["dst_log"] = dst.text()
+        out["src_log"] = src.text()
         if rep["exit"] != 0:
             out["error"] = rep.get("error")
         return out

@@ -133,7 +133,7 @@ def traffic_ok(wire, least=50):
     return len(got) >= least, f"{len(got)}/50 echoed"
 
 
-AREA = re.compile(r"compsc: shared area at 0x([0-9a-f]+) \((\d+) bytes\), status (\d+)")
+AREA = re.compile(r"compsc: shared area at 0x([0-9a-f]+) \((\d+) bytes, recorded state \d+ bytes\), status (\d+)")
 
 # ---- registration, and the negative control -------------------------------------
 with Nic(vfs=2) as nic:

@@ -380,6 +380,9 @@ void mig_dest_activate(struct migration *m)
 	uint64_t resume = now_ns();
 	vm_state_event(m->vm, VM_EV_ARRIVED, NULL, 0);
 	vm_start_vcpus(m->vm);
+	for (unsigned k = 0; k < reg->n; k++)
+		if (reg->dev[k].ops->running)
+			reg->dev[k].ops->running(reg->dev[k].dev);
 	pthread_mutex_lock(&m->lock);
 	m->p.resume_ns = resume;
 	m->p.stage_ns[MIG_STAGE_ACTIVATION] = now_ns() - m->stage_start_ns;

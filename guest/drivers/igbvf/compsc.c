@@ -110,8 +110,9 @@ void igbvf_csc_setup(struct igbvf_adapter *a)
 		a->csc.ctr[i] = csc_area_counter(s, igbvf_counter_regs[i]);
 	uint64_t gpa = (uintptr_t)s;
 	uint32_t status = platform_compsc_register(gpa);
-	printf("compsc: shared area at 0x%llx (%u bytes), status %u%s\n", (unsigned long long)gpa,
-	       (unsigned)CSC_AREA_SIZE, status, status ? " (refused by the VMM)" : "");
+	printf("compsc: shared area at 0x%llx (%u bytes, recorded state %u bytes), status %u%s\n",
+	       (unsigned long long)gpa, (unsigned)CSC_AREA_SIZE, (unsigned)sizeof(struct csc_rec), status,
+	       status ? " (refused by the VMM)" : "");
 	/* Kept on even if refused: the mechanisms cost little, and the
 	 * VMM then never write-locks or bumps the version, so nothing
 	 * restores. */
