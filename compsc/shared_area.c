@@ -205,6 +205,23 @@ int csc_area_stage_ioregs(struct csc_shared_area *live, const struct csc_shared_
 	return 0;
 }
 
+int csc_area_stage_counters(struct csc_shared_area *live, const struct csc_shared_area *copy,
+			    int (*read)(void *ctx, uint32_t offset, uint32_t *value), void *ctx)
+{
+	/* copy was validated: n_counters is within bounds and every offset
+	 * is a counter register. */
+	for (uint32_t i = 0; i < copy->n_counters && i < CSC_AREA_MAX_COUNTERS; i++) {
+		struct csc_counter c = copy->counters[i];
+		uint32_t raw = 0;
+		int ret = read(ctx, c.offset, &raw);
+		if (ret)
+			return ret;
+		csc_counter_update(&c, raw);
+		live->counters[i] = c;
+	}
+	return 0;
+}
+
 /* ---- the validator ------------------------------------------------------ */
 
 static int bad(struct csc_msg *m, const char *what, uint64_t v, const char *why)

@@ -179,4 +179,16 @@ int csc_area_validate(const void *copy, size_t len, uint64_t ram_size, char *err
 int csc_area_stage_ioregs(struct csc_shared_area *live, const struct csc_shared_area *copy,
 			  int (*read)(void *ctx, uint32_t offset, uint32_t *value), void *ctx);
 
+/* Folds the source VF's final counter readings into the live area's
+ * counter list, so nothing the VF counted after the driver's last reading
+ * is lost: for each entry i of the validated copy, read(ctx, offset, &raw)
+ * and entry i becomes the copy's entry updated with raw (csc_counter_update:
+ * a smaller reading is one wrap). Only safe with the write lock held and
+ * the vCPUs paused (the driver updates its counters under the read lock).
+ * The driver's restoration then moves the bases as usual. Returns 0 or
+ * read's first error (the live list is then partly folded: still
+ * consistent, each entry either old or folded). */
+int csc_area_stage_counters(struct csc_shared_area *live, const struct csc_shared_area *copy,
+			    int (*read)(void *ctx, uint32_t offset, uint32_t *value), void *ctx);
+
 #endif

@@ -8,7 +8,8 @@
  *                    stops the VF's queues (no more DMA),
  *                    copy the area once and validate it,
  *                    every DMA region counted dirty,
- *                    I/O registers staged from the PF's
+ *                    I/O registers and the counters' final
+ *                    readings staged from the PF's
  *                    side-effect-free view, held frames
  *                    taken from the PF -> VF state record  load: the VF gets the
  *                                                        source VF's MAC (PF assign)
@@ -284,9 +285,11 @@ int compsc_vf_save(void *dev, uint8_t *buf, size_t cap, size_t *len)
 		struct regs_ctx rc = { json_object_get(regs, "regs") };
 		d->tx_unsent = tx_unsent(&rc);
 		ret = csc_area_stage_ioregs(a, &copy, read_reg, &rc);
+		if (ret == 0)
+			ret = csc_area_stage_counters(a, &copy, read_reg, &rc);
 		json_decref(regs);
 		if (ret < 0) {
-			log_error("vf%u: cannot stage the I/O registers", d->instance);
+			log_error("vf%u: cannot stage the I/O registers and final counter readings", d->instance);
 			return ret;
 		}
 		vm_mark_dirty(d->vm, gpa, CSC_AREA_SIZE);

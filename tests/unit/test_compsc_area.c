@@ -349,6 +349,52 @@ static void test_stage_and_apply_ioregs(void **state)
 	assert_int_equal(csc_area_stage_ioregs(&live, &copy, fake_pf_read, NULL), -EIO);
 }
 
+static uint32_t final_raw[CSC_AREA_MAX_COUNTERS];
+
+static int fake_counter_read(void *ctx, uint32_t offset, uint32_t *value)
+{
+	const struct csc_shared_area *a = ctx;
+
+	for (uint32_t i = 0; i < a->n_counters; i++)
+		if (a->counters[i].offset == offset) {
+			*value = final_raw[i];
+			return 0;
+		}
+	return -EIO;
+}
+
+static void test_stage_counters_folds_final_readings(void **state)
+{
+	struct csc_shared_area live = good, copy;
+	(void)state;
+
+	assert_true(live.n_counters >= 3);
+	/* Driver: counter 0 last read at 100 (total 100), counter 1 near
+	 * the wrap (total 2^32 + 0xfffffff0), counter 2 idle at 7. */
+	live.counters[0].last_raw = 100, live.counters[0].base = 0;
+	live.counters[1].last_raw = 0xfffffff0u, live.counters[1].base = 1ull << 32;
+	live.counters[2].last_raw = 7, live.counters[2].base = 0;
+	copy = live;
+	assert_int_equal(csc_area_validate(&copy, sizeof(copy), RAM, NULL, 0), 0);
+	/* The VF counted on after the last reading: 100 -> 130, a wrap to
+	 * 0x10, nothing. The guest scribbles its live list meanwhile: the
+	 * hypervisor works from the copy. */
+	final_raw[0] = 130, final_raw[1] = 0x10, final_raw[2] = 7;
+	live.counters[0].base = 0xdeadull;
+	assert_int_equal(csc_area_stage_counters(&live, &copy, fake_counter_read, &copy), 0);
+	assert_int_equal(csc_counter_total(&live.counters[0]), 130);
+	assert_int_equal(csc_counter_total(&live.counters[1]), (2ull << 32) + 0x10);
+	assert_int_equal(csc_counter_total(&live.counters[2]), 7);
+	/* On the destination the totals then continue from there. */
+	csc_counter_migrated(&live.counters[0], 5);
+	assert_int_equal(csc_counter_total(&live.counters[0]), 130);
+	assert_int_equal(csc_counter_update(&live.counters[0], 9), 134);
+
+	/* A PF read error stops the staging. */
+	copy.counters[0].offset = 0xdead;
+	assert_int_equal(csc_area_stage_counters(&live, &copy, fake_counter_read, (void *)&good), -EIO);
+}
+
 /* ---- where the area may be ----------------------------------------------- */
 
 static void test_locate(void **state)
@@ -594,6 +640,7 @@ int main(void)
 		cmocka_unit_test(test_migrating_flag),
 		cmocka_unit_test(test_lock_threads),
 		cmocka_unit_test(test_stage_and_apply_ioregs),
+		cmocka_unit_test(test_stage_counters_folds_final_readings),
 		cmocka_unit_test(test_locate),
 		cmocka_unit_test(test_valid_area_passes),
 		cmocka_unit_test(test_each_corruption_has_its_message),
