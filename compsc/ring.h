@@ -4,12 +4,18 @@
  * Ring head registers (RDH/TDH) are read-only and start at 0 on the
  * destination VF, while the driver's software ring (next_to_clean,
  * next_to_use, the descriptors and buffers in guest memory) keeps its
- * position. Instead of moving descriptors, the driver keeps an offset:
+ * position. The driver keeps an offset between the two views:
  *
  *     hw = (sw - offset) mod size        sw = (hw + offset) mod size
  *
  * and applies it wherever an index crosses to or from the device (tail
- * writes, head reads). Before the first migration the offset is 0.
+ * writes, head reads) and to descriptor memory: the device fetches hw
+ * index i from slot i of the ring (RDBA/TDBA + 16 i), so the descriptor of
+ * sw index s lives in slot (s - offset) mod size. When the offset changes
+ * at restoration the driver rotates the descriptors in place to their new
+ * slots (guest/drivers/igbvf/compsc.c rotate_descs); the bookkeeping per
+ * sw index (buffer addresses, pbufs) does not move. Before the first
+ * migration the offset is 0.
  *
  * At restoration the offset is chosen so that the destination's head 0 is
  * the first descriptor the source had not completed:
