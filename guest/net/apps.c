@@ -10,6 +10,8 @@
  *   http                     lwIP httpd on port 80 (pages + /big.bin, 1 MiB)
  *   opsetloop                set-mac/multicast/lpe/down/up on vf0 in a loop:
  *                            loops=N opset-us=U (opsetloop.c)
+ *   memload                  fills fill-mib=N MiB, dirties dirty-rate=P pages/s
+ *                            (memload.c)
  * Ping replies come from lwIP's ICMP whatever the apps. */
 #include "../../common/udpstream.h"
 #include "guest/rt.h"
@@ -378,5 +380,7 @@ const struct net_app net_apps[] = {
 	{ "http", "lwIP httpd on port 80", http_start, NULL, NULL, NULL },
 	{ "opsetloop", "CompSC op sets in a loop on vf0: loops=N opset-us=U (opsetloop.c)", opsetloop_start,
 	  opsetloop_poll, opsetloop_done, opsetloop_report },
+	{ "memload", "fill-mib=N MiB written once, then dirty-rate=P pages/s (memload.c)", memload_start,
+	  memload_poll, NULL, memload_report },
 };
 const unsigned net_n_apps = sizeof(net_apps) / sizeof(net_apps[0]);

@@ -39,6 +39,11 @@ bool opsetloop_poll(uint64_t now_us, uint64_t *next_us);
 bool opsetloop_done(void);
 void opsetloop_report(void);
 
+/* app=memload (memload.c). */
+int memload_start(void);
+bool memload_poll(uint64_t now_us, uint64_t *next_us);
+void memload_report(void);
+
 /* Parses "A.B.C.D[:PORT]"; false on bad input. */
 bool net_parse_hostport(const char *s, ip4_addr_t *addr, uint16_t *port, uint16_t default_port);
 
