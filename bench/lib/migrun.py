@@ -150,6 +150,16 @@ def migrate(bed, method, src, dst, extra=None, timeout=120):
     return rep
 
 
+def finish(proc, deadline):
+    """A peer program's output; killed at the deadline (an iperf whose
+    connection died waits for ever): its returncode then says so."""
+    try:
+        return proc.communicate(timeout=max(1.0, deadline - time.monotonic()))[0]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate()[0]
+
+
 def iperf_intervals(out, t0=0.0):
     """iperf 2 -y C rows: [(start s, end s, bits/s)], the whole-run line left out."""
     rows = []
@@ -178,14 +188,14 @@ def guest_value(vm, pattern, conv=float):
 
 
 def run_migration(bed, method, load="udp", secs=8.0, at=3.0, rate=2000, mem=None, mig_args=None,
-                  iperf_interval=0.1, guest_args=""):
+                  iperf_interval=0.1, guest_args="", apps="echo,iperf,http"):
     """One migration A -> B under load, return every figure as a dict.
 
     load: "udp"  - only the UDP echo stream (rate datagrams/s)
           "tcp"  - and an iperf 2 transfer from the peer (intervals kept)
           "http" - and wrk against the guest's httpd
     The migration starts at `at` s into a `secs`-s run."""
-    args = f"app=echo,iperf,http ip={IP}/24 gw=10.0.0.1 stats-ms=1000 {guest_args}".strip()
+    args = f"app={apps} ip={IP}/24 gw=10.0.0.1 stats-ms=1000 {guest_args}".strip()
     src = bed.vm(method, "hostA", args, mem=mem)
     dst = bed.incoming(method, "hostB", mem=mem)
     out = {"method": method, "load": load}
@@ -210,10 +220,10 @@ def run_migration(bed, method, load="udp", secs=8.0, at=3.0, rate=2000, mem=None
         rep = migrate(bed, method, src, dst, mig_args)
         out["report"] = rep
         if iperf:
-            iout, _ = iperf.communicate(timeout=secs + 60)
+            iout = finish(iperf, t_start + secs + 15)
             out["iperf"] = iperf_intervals(iout, t_start)
             out["iperf_exit"] = iperf.returncode
-        texts = [p.communicate(timeout=secs + 60)[0] for p in peers]
+        texts = [finish(p, t_start + secs + 15) for p in peers]
         if load == "http":
             m = re.search(r"Requests/sec:\s+([\d.]+)", texts[1])
             out["http_rps"] = float(m.group(1)) if m else None
@@ -241,7 +251,7 @@ def run_migration(bed, method, load="udp", secs=8.0, at=3.0, rate=2000, mem=None
         dst.stop()
 
 
-def steady(bed, method, secs=5, udp_rate=20000, guest_args=""):
+def steady(bed, method, secs=5, udp_rate=60000, guest_args=""):
     """No migration: TCP peer->guest throughput (iperf 2), and the UDP echo
     rate that comes back when `udp_rate` datagrams/s are offered."""
     args = f"app=echo,iperf,http ip={IP}/24 gw=10.0.0.1 {guest_args}".strip()
