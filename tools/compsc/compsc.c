@@ -229,9 +229,11 @@ static void report_unknown(const char *vm, json_t *p)
 	printf("  The destination may or may not be running the VM. The VM is paused here, its\n"
 	       "  devices held; nothing happens until you resolve it. Find out whether the\n"
 	       "  destination (%s) runs the VM, then:\n", peer);
-	printf("    compsc migrate-resolve %s destination-running   if it does: this source exits\n", vm);
-	printf("    compsc migrate-resolve %s resume-here           if it does not and never will\n", vm);
-	printf("                                         (stop its VMM first): the VM resumes here\n");
+	printf("  - it does: this source VMM lets go and exits\n"
+	       "      compsc migrate-resolve %s destination-running\n", vm);
+	printf("  - it does not and never will (its VMM has exited, or stop it first): the VM\n"
+	       "    resumes here\n"
+	       "      compsc migrate-resolve %s resume-here\n", vm);
 }
 
 static void report(json_t *p)
