@@ -149,6 +149,8 @@ static json_t *progress_json(const struct mig_progress *p)
 		json_object_set_new(o, "error", json_string(p->error));
 		json_object_set_new(o, "failed-stage", json_string(mig_stage_name(p->failed_stage)));
 	}
+	if (p->resolution != MIG_RESOLUTION_NONE)
+		json_object_set_new(o, "resolution", json_string(mig_resolution_name(p->resolution)));
 	return o;
 }
 
@@ -239,6 +241,30 @@ static void cmd_migrate(struct api *api, struct api_client *c, json_t *id, json_
 	reply(api, c, id, NULL);
 }
 
+/* The orchestrator's word on an outgoing migration whose outcome is
+ * unknown (docs/migration-stream.md, "Commitment and confirm"). */
+static void cmd_migrate_resolve(struct api *api, struct api_client *c, json_t *id, json_t *args)
+{
+	const char *key;
+	json_t *v;
+	char err[300];
+
+	json_object_foreach(args, key, v) {
+		if (strcmp(key, "outcome") != 0) {
+			snprintf(err, sizeof(err), "migrate-resolve: unknown argument '%s'", key);
+			return reply_error(api, c, id, "GenericError", err);
+		}
+	}
+	const char *outcome = json_string_value(json_object_get(args, "outcome"));
+	int r = outcome ? mig_resolution_parse(outcome) : -1;
+	if (r < 0)
+		return reply_error(api, c, id, "GenericError",
+				   "migrate-resolve: 'outcome' must be \"resume-here\" or \"destination-running\"");
+	if (mig_resolve(api->vm, (enum mig_resolution)r, err, sizeof(err)) < 0)
+		return reply_error(api, c, id, "GenericError", err);
+	reply(api, c, id, NULL);
+}
+
 static void cmd_status(struct api *api, struct api_client *c, json_t *id)
 {
 	struct mig_progress p;
@@ -286,6 +312,10 @@ static void handle_line(struct api *api, struct api_client *c, const char *line,
 	} else if (strcmp(cmd, "migrate") == 0) {
 		json_t *empty = json_object();
 		cmd_migrate(api, c, id, args ? args : empty);
+		json_decref(empty);
+	} else if (strcmp(cmd, "migrate-resolve") == 0) {
+		json_t *empty = json_object();
+		cmd_migrate_resolve(api, c, id, args ? args : empty);
 		json_decref(empty);
 	} else if (strcmp(cmd, "migrate-cancel") == 0) {
 		if (mig_cancel(api->vm, err, sizeof(err)) < 0)
@@ -395,9 +425,9 @@ static void accept_client(void *opaque, uint32_t events)
 		return;
 	}
 	api->clients[slot] = c;
-	json_t *hello = json_pack("{s:{s:s,s:s,s:[sssssss]}}", "greeting", "program", "compsc-vmm", "version", "1",
+	json_t *hello = json_pack("{s:{s:s,s:s,s:[ssssssss]}}", "greeting", "program", "compsc-vmm", "version", "1",
 				  "commands", "status", "pause", "resume", "migrate", "migrate-cancel",
-				  "query-migrate", "quit");
+				  "migrate-resolve", "query-migrate", "quit");
 	if (!client_send(c, hello))
 		client_close(api, c);
 	json_decref(hello);

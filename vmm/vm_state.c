@@ -6,13 +6,14 @@
 static const char *const state_names[VM_STATE_COUNT] = {
 	[VM_STATE_CREATED] = "created", [VM_STATE_INCOMING] = "incoming", [VM_STATE_RUNNING] = "running",
 	[VM_STATE_PAUSED] = "paused", [VM_STATE_MIGRATING] = "migrating", [VM_STATE_MIGRATED] = "migrated",
-	[VM_STATE_STOPPING] = "stopping",
+	[VM_STATE_OUTCOME_UNKNOWN] = "outcome-unknown", [VM_STATE_STOPPING] = "stopping",
 };
 
 static const char *const event_names[VM_EV_COUNT] = {
 	[VM_EV_BOOT] = "boot", [VM_EV_LISTEN] = "listen", [VM_EV_ARRIVED] = "arrived", [VM_EV_PAUSE] = "pause",
 	[VM_EV_RESUME] = "resume", [VM_EV_MIGRATE] = "migrate", [VM_EV_MIGRATE_FAILED] = "migrate-failed",
-	[VM_EV_COMMITTED] = "committed", [VM_EV_EXIT] = "exit",
+	[VM_EV_COMMITTED] = "committed", [VM_EV_OUTCOME_UNKNOWN] = "outcome-unknown",
+	[VM_EV_RESOLVED_HERE] = "resolved-here", [VM_EV_EXIT] = "exit",
 };
 
 /* Allowed transitions; 0 entries are forbidden (CREATED is never a target).
@@ -37,6 +38,12 @@ static const unsigned char table[VM_STATE_COUNT][VM_EV_COUNT] = {
 	},
 	[VM_STATE_MIGRATING] = {
 		[VM_EV_MIGRATE_FAILED] = TO(BACK), [VM_EV_COMMITTED] = TO(VM_STATE_MIGRATED),
+		[VM_EV_OUTCOME_UNKNOWN] = TO(VM_STATE_OUTCOME_UNKNOWN), [VM_EV_EXIT] = TO(VM_STATE_STOPPING),
+	},
+	/* Neither pause, resume nor a new migration: only the orchestrator's
+	 * word (migrate-resolve) decides which side runs the VM. */
+	[VM_STATE_OUTCOME_UNKNOWN] = {
+		[VM_EV_RESOLVED_HERE] = TO(BACK), [VM_EV_COMMITTED] = TO(VM_STATE_MIGRATED),
 		[VM_EV_EXIT] = TO(VM_STATE_STOPPING),
 	},
 	[VM_STATE_MIGRATED] = {

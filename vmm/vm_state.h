@@ -9,10 +9,20 @@
  *      |  listen       ^  |  migrate          migrate |
  *      v               |  v                           v
  *   incoming ----------+  migrating <-----------------+
- *            arrived      |      \ failed or cancelled: back to where
- *                         |       \ it started (running or paused)
- *                         v committed
- *                      migrated
+ *            arrived      |  |   \ failed, cancelled, or refused by the
+ *                         |  |    \ destination: back to where it started
+ *                         |  |     \ (running or paused)
+ *           committed     |  | outcome-unknown: COMMIT sent, no answer
+ *           (ACTIVATED)   |  v
+ *                         |  outcome-unknown --resolved-here--> back to
+ *                         |     |                where it started
+ *                         v     | committed (orchestrator:
+ *                      migrated <-+   destination-running)
+ *
+ * outcome-unknown: COMMIT has left but the destination never confirmed
+ * (docs/migration-stream.md, "Commitment and confirm"). The VM stays
+ * paused here with its devices held: only the orchestrator knows which
+ * side may run it now, and says so with migrate-resolve.
  *
  *   any state --exit--> stopping   (the process is ending)
  */
@@ -28,6 +38,7 @@ enum vm_state {
 	VM_STATE_PAUSED,	/* paused on request (the control socket) */
 	VM_STATE_MIGRATING,	/* an outgoing migration is under way */
 	VM_STATE_MIGRATED,	/* committed: the VM runs on the destination now */
+	VM_STATE_OUTCOME_UNKNOWN,	/* COMMIT sent, never confirmed: paused, awaiting migrate-resolve */
 	VM_STATE_STOPPING,	/* exit requested: the process is ending */
 	VM_STATE_COUNT,
 };
@@ -40,7 +51,9 @@ enum vm_event {
 	VM_EV_RESUME,
 	VM_EV_MIGRATE,		/* an outgoing migration starts */
 	VM_EV_MIGRATE_FAILED,	/* ...failed or was cancelled before commitment */
-	VM_EV_COMMITTED,	/* ...the destination owns the VM */
+	VM_EV_COMMITTED,	/* ...the destination owns the VM (confirmed, or resolved so) */
+	VM_EV_OUTCOME_UNKNOWN,	/* ...COMMIT left, the destination's answer did not come */
+	VM_EV_RESOLVED_HERE,	/* ...the orchestrator says the VM resumes here */
 	VM_EV_EXIT,
 	VM_EV_COUNT,
 };
@@ -50,7 +63,8 @@ const char *vm_event_name(enum vm_event e);
 
 /* The state after `ev` in state `s`, or -1 when the table forbids it.
  * `before_migration` is the state an outgoing migration started from
- * (where VM_EV_MIGRATE_FAILED returns). Pure: unit-tested. */
+ * (where VM_EV_MIGRATE_FAILED and VM_EV_RESOLVED_HERE return). Pure:
+ * unit-tested. */
 int vm_state_next(enum vm_state s, enum vm_event ev, enum vm_state before_migration);
 
 #endif

@@ -21,7 +21,7 @@ class Vmm:
     """One compsc-vmm with --api; stdout/stderr collected line by line."""
 
     def __init__(self, tmp, name, mem="128M", cmdline="app=memcheck report-ms=200", incoming=False,
-                 extra=None):
+                 extra=None, env=None):
         self.name = name
         self.sock = os.path.join(tmp, f"{name}.sock")
         args = [VMM, "--guest", GUEST, "--mem", mem, "--api", self.sock, "--log-level", "info"]
@@ -30,7 +30,7 @@ class Vmm:
         else:
             args += ["--cmdline", cmdline]
         self.p = subprocess.Popen(args + (extra or []), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True, errors="replace")
+                                  text=True, errors="replace", env=dict(os.environ, **(env or {})))
         self.out, self.err = [], []
         self.cond = threading.Condition()
         self.threads = [threading.Thread(target=self._reader, args=(self.p.stdout, self.out), daemon=True),
@@ -179,7 +179,8 @@ class Api:
 
     def wait_final(self, timeout=30):
         e = self.wait_event(lambda e: e["event"] == "MIGRATION" and
-                            e["data"]["status"] in ("completed", "failed", "cancelled"), timeout)
+                            e["data"]["status"] in ("completed", "failed", "cancelled", "outcome-unknown"),
+                            timeout)
         return e["data"] if e else None
 
     def wait_stage(self, stage, timeout=20):

@@ -67,9 +67,11 @@ class HostNic(Nic):
 class Vm(Background):
     """compsc-vmm in a host namespace, console collected (harness.Background)."""
 
-    def __init__(self, bed, cmdline, host="hostA", tap="tap0", extra=None, vf=None):
+    def __init__(self, bed, cmdline, host="hostA", tap="tap0", extra=None, vf=None, env=None):
         """tap: the host's TAP for a virtio-net (None: no virtio-net);
-        vf: a VF socket path of the host's NIC (None: no VF)."""
+        vf: a VF socket path of the host's NIC (None: no VF); env: more
+        environment variables for the VMM."""
         devices = (["--virtio-net", f"tap:{tap}"] if tap else []) + (["--vf", vf] if vf else [])
-        super().__init__(bed.ns(host) + [VMM, "--guest", GUEST] + devices +
+        setenv = ["env"] + [f"{k}={v}" for k, v in env.items()] if env else []
+        super().__init__(bed.ns(host) + setenv + [VMM, "--guest", GUEST] + devices +
                          ["--log-level", "info", "--cmdline", cmdline] + (extra or []))

@@ -52,6 +52,33 @@ static void test_migration(void **state)
 	assert_int_equal(vm_state_next(VM_STATE_RUNNING, VM_EV_MIGRATE_FAILED, 0), -1);
 }
 
+/* COMMIT left and the destination never answered: the VM waits, paused,
+ * for the orchestrator; nothing else moves it (docs/migration-stream.md,
+ * "Commitment and confirm"). */
+static void test_outcome_unknown(void **state)
+{
+	(void)state;
+	assert_int_equal(vm_state_next(VM_STATE_MIGRATING, VM_EV_OUTCOME_UNKNOWN, 0), VM_STATE_OUTCOME_UNKNOWN);
+	assert_int_equal(vm_state_next(VM_STATE_OUTCOME_UNKNOWN, VM_EV_RESOLVED_HERE, VM_STATE_RUNNING),
+			 VM_STATE_RUNNING);
+	assert_int_equal(vm_state_next(VM_STATE_OUTCOME_UNKNOWN, VM_EV_RESOLVED_HERE, VM_STATE_PAUSED),
+			 VM_STATE_PAUSED);
+	assert_int_equal(vm_state_next(VM_STATE_OUTCOME_UNKNOWN, VM_EV_COMMITTED, 0), VM_STATE_MIGRATED);
+	for (int ev = 0; ev < VM_EV_COUNT; ev++) {
+		if (ev == VM_EV_RESOLVED_HERE || ev == VM_EV_COMMITTED || ev == VM_EV_EXIT)
+			continue;
+		/* Not resume, pause, migrate, migrate-failed: only a resolution. */
+		assert_int_equal(vm_state_next(VM_STATE_OUTCOME_UNKNOWN, ev, VM_STATE_RUNNING), -1);
+	}
+	/* Only an outgoing migration can end there, and only it resolves. */
+	for (int s = 0; s < VM_STATE_COUNT; s++) {
+		if (s != VM_STATE_MIGRATING)
+			assert_int_equal(vm_state_next(s, VM_EV_OUTCOME_UNKNOWN, 0), -1);
+		if (s != VM_STATE_OUTCOME_UNKNOWN)
+			assert_int_equal(vm_state_next(s, VM_EV_RESOLVED_HERE, VM_STATE_RUNNING), -1);
+	}
+}
+
 static void test_exit_from_anywhere(void **state)
 {
 	(void)state;
@@ -78,6 +105,7 @@ int main(void)
 		cmocka_unit_test(test_boot_and_incoming),
 		cmocka_unit_test(test_pause_resume),
 		cmocka_unit_test(test_migration),
+		cmocka_unit_test(test_outcome_unknown),
 		cmocka_unit_test(test_exit_from_anywhere),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,6 +4,7 @@
  *   compsc migrate VM --to tcp:HOST:PORT [--downtime-ms N] [--bandwidth B]
  *                     [--max-rounds N] [--max-precopy-ms N] [--timeout-ms N] [--json]
  *   compsc cancel VM
+ *   compsc migrate-resolve VM resume-here|destination-running
  *   compsc quit VM
  *   compsc [SUBCOMMAND] --help
  *
@@ -12,7 +13,10 @@
  * and ends with a report: total time, downtime (source pause to
  * destination resume, both CLOCK_MONOTONIC on one host, reported by the
  * destination to the source), bytes and pages per round, time per stage.
- * Exit status: 0 success, 1 the operation failed, 2 usage. */
+ * When COMMIT was sent and the destination never confirmed, migrate says
+ * the outcome is unknown and what to do: the source VM waits, paused, for
+ * migrate-resolve. Exit status: 0 success, 1 the operation failed, 2
+ * usage, 3 (migrate) the outcome is unknown. */
 #include <errno.h>
 #include <jansson.h>
 #include <poll.h>
@@ -53,8 +57,18 @@ static const struct subcommand {
 	  "  --max-rounds N       pre-copy rounds at most (default 30)\n"
 	  "  --max-precopy-ms N   pre-copy time at most (default 60000)\n"
 	  "  --timeout-ms N       how long to wait for the destination at each step (default 5000)\n"
-	  "  --json               print the final report as JSON\n" },
+	  "  --json               print the final report as JSON\n"
+	  "Exit status 0 when the destination runs the VM, 1 when the migration failed (the VM\n"
+	  "runs here), 3 when the outcome is unknown: COMMIT was sent and the destination never\n"
+	  "confirmed; the VM waits here, paused, for compsc migrate-resolve.\n" },
 	{ "cancel", "compsc cancel VM", "Cancels the VM's outgoing migration; the VM keeps running here.\n" },
+	{ "migrate-resolve", "compsc migrate-resolve VM resume-here|destination-running",
+	  "Ends a migration whose outcome is unknown (compsc migrate exited with status 3;\n"
+	  "compsc status shows outcome-unknown). Find out first whether the destination runs\n"
+	  "the VM: exactly one side may.\n"
+	  "  destination-running  it does: the source VMM lets go of the VM and exits\n"
+	  "  resume-here          it does not, and never will (its VMM is gone or stopped):\n"
+	  "                       the VM resumes here, its devices (a VF) working again\n" },
 	{ "quit", "compsc quit VM", "Stops the VM (its console is flushed, devices detached).\n" },
 };
 
@@ -205,6 +219,23 @@ static void progress_line(json_t *p, bool tty)
 	fflush(stderr);
 }
 
+/* What an orchestrator (or a person) must do when the outcome is unknown. */
+static void report_unknown(const char *vm, json_t *p)
+{
+	const char *peer = json_string_value(json_object_get(p, "peer")) ?: "?";
+
+	printf("migration OUTCOME UNKNOWN: source -> %s\n", peer);
+	printf("  %s\n", json_string_value(json_object_get(p, "error")) ?: "COMMIT sent, no confirmation");
+	printf("  The destination may or may not be running the VM. The VM is paused here, its\n"
+	       "  devices held; nothing happens until you resolve it. Find out whether the\n"
+	       "  destination (%s) runs the VM, then:\n", peer);
+	printf("  - it does: this source VMM lets go and exits\n"
+	       "      compsc migrate-resolve %s destination-running\n", vm);
+	printf("  - it does not and never will (its VMM has exited, or stop it first): the VM\n"
+	       "    resumes here\n"
+	       "      compsc migrate-resolve %s resume-here\n", vm);
+}
+
 static void report(json_t *p)
 {
 	const char *status = json_string_value(json_object_get(p, "status"));
@@ -269,7 +300,8 @@ static void on_mig_event(json_t *ev, void *arg)
 		return;
 	if (!w->json)
 		progress_line(d, w->tty);
-	if (strcmp(st, "completed") == 0 || strcmp(st, "failed") == 0 || strcmp(st, "cancelled") == 0) {
+	if (strcmp(st, "completed") == 0 || strcmp(st, "failed") == 0 || strcmp(st, "cancelled") == 0 ||
+	    strcmp(st, "outcome-unknown") == 0) {
 		json_decref(w->final);
 		w->final = json_incref(d);
 	}
@@ -308,7 +340,7 @@ static int parse_migrate_args(int argc, char **argv, json_t *args, struct mig_wa
 	return 0;
 }
 
-static int do_migrate(struct conn *c, json_t *args, struct mig_watch *wp)
+static int do_migrate(const char *vm, struct conn *c, json_t *args, struct mig_watch *wp)
 {
 	struct mig_watch w = *wp;
 
@@ -348,16 +380,48 @@ static int do_migrate(struct conn *c, json_t *args, struct mig_watch *wp)
 		fprintf(stderr, "compsc: the source VMM closed the connection before the migration ended\n");
 		return 1;
 	}
+	const char *st = json_string_value(json_object_get(w.final, "status"));
+	bool unknown = strcmp(st, "outcome-unknown") == 0;
 	if (w.json) {
 		char *t = json_dumps(w.final, JSON_INDENT(2));
 		printf("%s\n", t);
 		free(t);
+	} else if (unknown) {
+		report_unknown(vm, w.final);
 	} else {
 		report(w.final);
 	}
-	int ok = strcmp(json_string_value(json_object_get(w.final, "status")), "completed") == 0;
+	if (unknown)
+		fprintf(stderr, "compsc: migrate: outcome unknown: resolve it with compsc migrate-resolve %s "
+			"resume-here|destination-running\n", vm);
+	int ret = strcmp(st, "completed") == 0 ? 0 : unknown ? 3 : 1;
 	json_decref(w.final);
-	return ok ? 0 : 1;
+	return ret;
+}
+
+/* migrate-resolve's one argument, checked before anything connects. */
+static int parse_resolve_args(int argc, char **argv)
+{
+	if (argc != 1)
+		return usage_error("%s", "one outcome after the VM: resume-here or destination-running");
+	if (strcmp(argv[0], "resume-here") && strcmp(argv[0], "destination-running"))
+		return usage_error("'%s' is not an outcome: resume-here or destination-running", argv[0]);
+	return 0;
+}
+
+static int do_resolve(struct conn *c, const char *outcome)
+{
+	json_t *rep = command(c, json_pack("{s:s,s:{s:s}}", "execute", "migrate-resolve", "arguments", "outcome",
+					   outcome), NULL, NULL);
+	if (!rep || json_object_get(rep, "error")) {
+		fprintf(stderr, "compsc: migrate-resolve: %s\n", error_desc(rep));
+		json_decref(rep);
+		return 1;
+	}
+	json_decref(rep);
+	printf(strcmp(outcome, "resume-here") == 0 ? "resolved: the VM runs here again\n"
+						   : "resolved: the destination runs the VM; the source VMM exits\n");
+	return 0;
 }
 
 static bool json_json;	/* status --json */
@@ -384,6 +448,9 @@ static void print_status(const char *vm, json_t *r)
 	if (stage && strcmp(stage, "none"))
 		printf(", stage %s", stage);
 	printf("\n");
+	if (strcmp(json_string_value(json_object_get(r, "state")) ?: "", "outcome-unknown") == 0)
+		printf("the VM is paused: COMMIT was sent, the destination never confirmed; resolve with\n"
+		       "compsc migrate-resolve %s resume-here|destination-running\n", vm);
 }
 
 int main(int argc, char **argv)
@@ -417,6 +484,8 @@ int main(int argc, char **argv)
 	int ret;
 	if (strcmp(cmd, "migrate") == 0 && (ret = parse_migrate_args(argc - 3, argv + 3, mig_args, &mig_w)))
 		return ret;
+	if (strcmp(cmd, "migrate-resolve") == 0 && (ret = parse_resolve_args(argc - 3, argv + 3)))
+		return ret;
 	if (conn_open(&c, vm) < 0)
 		return 1;
 	json_t *greeting = conn_next(&c, 5000, &eof);
@@ -426,7 +495,9 @@ int main(int argc, char **argv)
 	}
 	json_decref(greeting);
 	if (strcmp(cmd, "migrate") == 0)
-		return do_migrate(&c, mig_args, &mig_w);
+		return do_migrate(vm, &c, mig_args, &mig_w);
+	if (strcmp(cmd, "migrate-resolve") == 0)
+		return do_resolve(&c, argv[3]);
 	if (argc == 4 && strcmp(cmd, "status") == 0 && strcmp(argv[3], "--json") == 0)
 		json_json = true;
 	else if (argc != 3)

@@ -3,7 +3,11 @@
  * vCPUs, accelerator, CPU features, devices; guest RAM allocated), then
  * receive records until END, each checked against the stages it may
  * arrive in (rx_rules), load everything at commitment and say READY; the
- * main thread activates the VM after COMMIT (mig_dest_activate).
+ * main thread activates the VM after COMMIT (mig_dest_activate) and
+ * confirms with ACTIVATED. Without COMMIT the VM never runs here; with it,
+ * it runs here even if ACTIVATED cannot be delivered (the source then
+ * waits for the orchestrator: docs/migration-stream.md, "Commitment and
+ * confirm"), unless this side refuses with an ERROR before running it.
  *
  * Everything the source sends is hostile until checked: the stream layer
  * checks framing and bodies, this file checks order, completeness and
@@ -15,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +28,43 @@
 
 #include "../../common/log.h"
 #include "../vm.h"
+
+/* Failure injection in the commit window, for the integration tests:
+ * COMPSC_TEST_FAULT in the environment, honoured only by builds with
+ * -Dtest_faults=true (meson_options.txt; the default, production builds
+ * turn it off). */
+enum dst_test_fault {
+	DST_FAULT_NONE,
+	DST_FAULT_DIE_AFTER_COMMIT,	/* SIGKILL the moment COMMIT is in: the VM never runs */
+	DST_FAULT_REFUSE_AFTER_COMMIT,	/* answer COMMIT with ERROR, do not run the VM */
+	DST_FAULT_DROP_ACTIVATED,	/* run the VM, cut the connection instead of ACTIVATED */
+};
+
+static enum dst_test_fault read_test_fault(void)
+{
+	static const char *const names[] = {
+		[DST_FAULT_DIE_AFTER_COMMIT] = "die-after-commit",
+		[DST_FAULT_REFUSE_AFTER_COMMIT] = "refuse-after-commit",
+		[DST_FAULT_DROP_ACTIVATED] = "drop-activated",
+	};
+	const char *v = getenv("COMPSC_TEST_FAULT");
+
+	if (!v || !v[0])
+		return DST_FAULT_NONE;
+#ifdef CSC_TEST_FAULTS
+	for (int i = DST_FAULT_DIE_AFTER_COMMIT; i <= DST_FAULT_DROP_ACTIVATED; i++) {
+		if (strcmp(v, names[i]) == 0) {
+			log_warn("migration: failure injection: COMPSC_TEST_FAULT=%s", v);
+			return (enum dst_test_fault)i;
+		}
+	}
+	log_warn("migration: COMPSC_TEST_FAULT=%s is not a fault this VMM knows: ignored", v);
+#else
+	(void)names;
+	log_warn("migration: COMPSC_TEST_FAULT=%s ignored: this build has no failure injection", v);
+#endif
+	return DST_FAULT_NONE;
+}
 
 /* The stages in which each source record may arrive (after the
  * handshake). A record outside its stages fails the migration. */
@@ -303,6 +345,7 @@ void *mig_dest_thread(void *arg)
 	struct migration *m = arg;
 	int ret, fd;
 
+	m->test_fault = read_test_fault();
 	do
 		fd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	while (fd < 0 && errno == EINTR && !atomic_load(&m->cancel));
@@ -340,6 +383,10 @@ void *mig_dest_thread(void *arg)
 			mig_fail(m, ret, "sending READY: %s", strerror(-ret));
 		if (ret == 0)
 			ret = dst_await_commit(m);
+		if (ret == 0 && m->test_fault == DST_FAULT_DIE_AFTER_COMMIT) {
+			log_warn("migration: failure injection: killed right after COMMIT, before running the VM");
+			kill(getpid(), SIGKILL);
+		}
 	}
 	if (ret < 0 && m->sock >= 0 && ret != -EACCES) {
 		/* Tell the source why, then let it read that before the close
@@ -365,20 +412,49 @@ out:
 	return NULL;
 }
 
+/* Main thread, after COMMIT: this side refuses to run the VM (it is
+ * stopping, or failure injection). The VM has not run: the ERROR tells the
+ * source it may take the VM back; the VMM exits as after any failed
+ * incoming migration. */
+static void dest_refuse(struct migration *m, const char *why)
+{
+	mig_fail(m, -ECANCELED, "refused to run the VM after COMMIT: %s", why);
+	mig_set_sock_timeouts(m->sock, 1000);
+	mig_send_verdict(m, MIG_REC_ERROR, -ECANCELED, m->p.error);
+	shutdown(m->sock, SHUT_WR);
+	pthread_mutex_lock(&m->lock);
+	m->p.status = MIG_STATUS_FAILED;
+	m->p.end_ns = now_ns();
+	pthread_mutex_unlock(&m->lock);
+	fprintf(stderr, "compsc-vmm: incoming migration failed during %s: %s\n", mig_stage_name(m->p.failed_stage),
+		m->p.error);
+	vm_request_exit(m->vm, VMM_EXIT_MIGRATION);
+}
+
 /* Main thread, after the migration thread has ended with COMMIT received:
  * activation hooks (MIGRATED += 1 and its interrupt), vCPUs started, and
- * the resume time reported to the source. */
+ * the resume time reported to the source (ACTIVATED: the source lets go
+ * once it has it). From COMMIT on this side may run the VM and the source
+ * resumes only on our ERROR, so a refusal comes before anything runs. */
 void mig_dest_activate(struct migration *m)
 {
 	struct device_registry *reg = &m->vm->devices;
 	uint8_t act[MIG_ACTIVATED_LEN];
+	char why[300] = "";
 
 	mig_set_stage(m, MIG_STAGE_ACTIVATION);
+	if (m->test_fault == DST_FAULT_REFUSE_AFTER_COMMIT)
+		snprintf(why, sizeof(why), "failure injection (COMPSC_TEST_FAULT=refuse-after-commit)");
+	else
+		vm_state_event(m->vm, VM_EV_ARRIVED, why, sizeof(why));	/* refused while stopping */
+	if (why[0]) {
+		dest_refuse(m, why);
+		return;
+	}
 	for (unsigned k = 0; k < reg->n; k++)
 		if (reg->dev[k].ops->activate)
 			reg->dev[k].ops->activate(reg->dev[k].dev);
 	uint64_t resume = now_ns();
-	vm_state_event(m->vm, VM_EV_ARRIVED, NULL, 0);
 	vm_start_vcpus(m->vm);
 	for (unsigned k = 0; k < reg->n; k++)
 		if (reg->dev[k].ops->running)
@@ -393,8 +469,15 @@ void mig_dest_activate(struct migration *m)
 	mig_put64(act + 8, m->p.load_ns);
 	mig_put64(act + 16, 0);
 	mig_set_sock_timeouts(m->sock, 1000);
-	if (mig_send(&m->io, MIG_REC_ACTIVATED, act, sizeof(act)) < 0)
-		log_warn("migration: could not confirm activation to the source");
+	if (m->test_fault == DST_FAULT_DROP_ACTIVATED) {
+		log_warn("migration: failure injection: the VM runs, the connection is cut instead of ACTIVATED");
+		shutdown(m->sock, SHUT_RDWR);
+	} else if (mig_send(&m->io, MIG_REC_ACTIVATED, act, sizeof(act)) < 0) {
+		/* We run the VM all the same: after COMMIT the source never
+		 * resumes unless we refuse or its orchestrator says so. */
+		log_warn("migration: could not confirm activation to the source: its outcome is unknown until "
+			 "its orchestrator resolves it (destination-running)");
+	}
 	fprintf(stderr, "compsc-vmm: incoming migration complete: the VM runs here (%" PRIu64 " pages received, "
 		"state loaded in %.1f ms)\n", m->pages_total, (double)m->p.load_ns / 1e6);
 }

@@ -69,8 +69,28 @@ int mig_stage_parse(const char *name)
 
 const char *mig_status_name(enum mig_status s)
 {
-	static const char *const names[] = { "none", "listening", "active", "completed", "failed", "cancelled" };
-	return s <= MIG_STATUS_CANCELLED ? names[s] : "?";
+	static const char *const names[] = { "none", "listening", "active", "completed", "failed", "cancelled",
+					     "outcome-unknown" };
+	return s <= MIG_STATUS_OUTCOME_UNKNOWN ? names[s] : "?";
+}
+
+static const char *const resolution_names[] = {
+	[MIG_RESOLUTION_NONE] = "none",
+	[MIG_RESOLUTION_RESUME_HERE] = "resume-here",
+	[MIG_RESOLUTION_DESTINATION_RUNNING] = "destination-running",
+};
+
+const char *mig_resolution_name(enum mig_resolution r)
+{
+	return r <= MIG_RESOLUTION_DESTINATION_RUNNING ? resolution_names[r] : "?";
+}
+
+int mig_resolution_parse(const char *name)
+{
+	for (int i = MIG_RESOLUTION_RESUME_HERE; i <= MIG_RESOLUTION_DESTINATION_RUNNING; i++)
+		if (strcmp(resolution_names[i], name) == 0)
+			return i;
+	return -1;
 }
 
 void mig_params_default(struct mig_params *p)
@@ -285,6 +305,13 @@ static void notified(void *opaque, uint32_t events)
 				"%.1f MiB sent); the VM now runs at %s\n", (double)(p.end_ns - p.start_ns) / 1e6,
 				(double)p.downtime_ns / 1e6, p.n_rounds, (double)p.bytes / 1048576.0, p.peer);
 			vm_request_exit(m->vm, 0);
+		} else if (p.source && p.status == MIG_STATUS_OUTCOME_UNKNOWN) {
+			vm_state_event(m->vm, VM_EV_OUTCOME_UNKNOWN, NULL, 0);
+			fprintf(stderr, "compsc-vmm: migration to %s: OUTCOME UNKNOWN: %s. The destination may or may "
+				"not be running the VM; it stays paused here, its devices held. Find out which, then "
+				"resolve with the control socket's migrate-resolve (compsc migrate-resolve VM "
+				"destination-running: this VMM exits; resume-here: only once the destination is "
+				"known not to run the VM and never to start it)\n", p.peer, p.error);
 		} else if (p.source) {
 			vm_state_event(m->vm, VM_EV_MIGRATE_FAILED, NULL, 0);
 			fprintf(stderr, "compsc-vmm: migration to %s %s during %s: %s; the VM keeps running here\n",
@@ -462,6 +489,11 @@ int mig_cancel(struct vm *vm, char *err, size_t errlen)
 {
 	struct migration *m = vm->mig;
 
+	if (m && m->p.source && m->p.status == MIG_STATUS_OUTCOME_UNKNOWN) {
+		snprintf(err, errlen, "too late to cancel: COMMIT was sent and the outcome is unknown; resolve it with "
+			 "migrate-resolve (outcome resume-here or destination-running)");
+		return -EPERM;
+	}
 	if (!m || !m->thread_live || !m->p.source) {
 		snprintf(err, errlen, "no outgoing migration is in progress");
 		return -EALREADY;
@@ -469,7 +501,8 @@ int mig_cancel(struct vm *vm, char *err, size_t errlen)
 	pthread_mutex_lock(&m->lock);
 	if (m->committed) {
 		pthread_mutex_unlock(&m->lock);
-		snprintf(err, errlen, "too late: the migration is committed, the destination owns the VM");
+		snprintf(err, errlen, "too late: the migration is committed, the destination owns the VM unless it "
+			 "refuses (if it does not confirm, resolve with migrate-resolve)");
 		return -EPERM;
 	}
 	atomic_store(&m->cancel, true);
@@ -479,6 +512,49 @@ int mig_cancel(struct vm *vm, char *err, size_t errlen)
 	if (m->sock >= 0)
 		shutdown(m->sock, SHUT_RD);
 	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+int mig_resolve(struct vm *vm, enum mig_resolution r, char *err, size_t errlen)
+{
+	struct migration *m = vm->mig;
+	int ret;
+
+	/* The thread has ended (it published the status last): the main
+	 * thread owns the migration now. */
+	if (!m || !m->p.source || m->thread_live || m->p.status != MIG_STATUS_OUTCOME_UNKNOWN) {
+		snprintf(err, errlen, "no migration awaits a resolution: migrate-resolve is for an outgoing migration "
+			 "whose outcome is unknown (status outcome-unknown)");
+		return -EALREADY;
+	}
+	if (r != MIG_RESOLUTION_RESUME_HERE && r != MIG_RESOLUTION_DESTINATION_RUNNING) {
+		snprintf(err, errlen, "the outcome is resume-here or destination-running");
+		return -EINVAL;
+	}
+	if ((ret = vm_state_event(vm, r == MIG_RESOLUTION_RESUME_HERE ? VM_EV_RESOLVED_HERE : VM_EV_COMMITTED,
+				  err, errlen)) < 0)
+		return ret;
+	if (r == MIG_RESOLUTION_RESUME_HERE)
+		mig_source_take_back(m);
+	pthread_mutex_lock(&m->lock);
+	m->p.resolution = r;
+	m->p.status = r == MIG_RESOLUTION_RESUME_HERE ? MIG_STATUS_FAILED : MIG_STATUS_COMPLETED;
+	size_t n = strlen(m->p.error);
+	if (r == MIG_RESOLUTION_RESUME_HERE)	/* failed: why, and who decided */
+		snprintf(m->p.error + n, sizeof(m->p.error) - n, "; resolved by the orchestrator: resume-here");
+	else					/* completed: nothing failed */
+		m->p.error[0] = '\0';
+	pthread_mutex_unlock(&m->lock);
+	log_info("migration: outcome resolved by the orchestrator: %s", mig_resolution_name(r));
+	if (m->hooks.changed)
+		m->hooks.changed(m->hooks.opaque);
+	if (r == MIG_RESOLUTION_RESUME_HERE) {
+		fprintf(stderr, "compsc-vmm: migration to %s resolved: resume here; the VM runs here again\n", m->p.peer);
+	} else {
+		fprintf(stderr, "compsc-vmm: migration to %s resolved: the destination runs the VM; this VMM exits\n",
+			m->p.peer);
+		vm_request_exit(vm, 0);
+	}
 	return 0;
 }
 

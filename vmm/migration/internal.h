@@ -105,8 +105,10 @@ struct migration {
 	uint64_t dev_state_bytes;	/* source: device records at the last save */
 	bool peer_sync;
 	bool peer_late;		/* source: the destination takes LATE_DEVICE records */
+	bool stream_torn;	/* source: a record (COMMIT) left in part: send nothing more */
 
 	/* Destination. */
+	int test_fault;		/* enum dst_test_fault (dest.c): failure injection, tests only */
 	struct accel_state *vstate;	/* vCPU/VM state as received */
 	struct dev_blob dev[MIG_MAX_DEVICES];
 	uint64_t *touched;	/* pages written since the VM was created (writer thread) */
@@ -167,6 +169,10 @@ void mig_ram_mark_touched(struct migration *m, uint64_t first_pfn, uint64_t n);
 /* ---- source.c / dest.c ----------------------------------------------------------- */
 
 void *mig_source_thread(void *arg);
+/* Source: takes the VM back (devices' migrate_abort, vCPUs resumed, dirty
+ * logging off), after a failure or the orchestrator's resume-here. The
+ * migration thread, or the main thread once that thread has ended. */
+void mig_source_take_back(struct migration *m);
 void *mig_dest_thread(void *arg);
 /* Main thread, after a successful incoming migration: runs the VM. */
 void mig_dest_activate(struct migration *m);

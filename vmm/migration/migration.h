@@ -8,8 +8,9 @@
  * precopy_should_stop() says so), stop-and-copy (vCPUs paused; last dirty
  * pages, vCPU, irqchip, clock and device state), commitment (the
  * destination has loaded everything and says READY; the source sends
- * COMMIT and from then on never resumes), activation (the destination runs
- * the VM and reports when it did).
+ * COMMIT and from then on never resumes on its own), activation (the
+ * destination runs the VM and confirms with ACTIVATED; only then does the
+ * source let go and exit).
  *
  * Threads: each side runs the protocol on its own thread so the main
  * thread's event loop (control socket) stays responsive; the thread reports
@@ -17,7 +18,10 @@
  * job (exit after a completed outgoing migration, vCPU start after an
  * incoming one). Failure rule: until COMMIT the source VM is the VM; any
  * failure resumes it (the thread does that itself, so the pause is bounded
- * by the I/O timeout).
+ * by the I/O timeout). After COMMIT the source resumes only on the
+ * destination's explicit ERROR; without any answer the outcome is unknown:
+ * the VM stays paused here until the orchestrator calls mig_resolve()
+ * (docs/migration-stream.md, "Commitment and confirm").
  *
  * The engine's pieces are listed in internal.h. */
 #ifndef CSC_VMM_MIGRATION_H
@@ -49,10 +53,23 @@ enum mig_status {
 	MIG_STATUS_COMPLETED,
 	MIG_STATUS_FAILED,
 	MIG_STATUS_CANCELLED,
+	/* Source: COMMIT left, no answer came. Paused, devices held, until
+	 * mig_resolve(); then completed or failed. */
+	MIG_STATUS_OUTCOME_UNKNOWN,
+};
+
+/* The orchestrator's answer to an unknown outcome (mig_resolve). */
+enum mig_resolution {
+	MIG_RESOLUTION_NONE,
+	MIG_RESOLUTION_RESUME_HERE,	/* the destination does not and never will run the VM */
+	MIG_RESOLUTION_DESTINATION_RUNNING,	/* the destination runs it: the source lets go */
 };
 
 const char *mig_stage_name(enum mig_stage s);	/* "pre-migration", ... */
 const char *mig_status_name(enum mig_status s);
+const char *mig_resolution_name(enum mig_resolution r);	/* "resume-here", ... */
+/* -1 if unknown ("resume-here", "destination-running"). */
+int mig_resolution_parse(const char *name);
 /* -1 if unknown. */
 int mig_stage_parse(const char *name);
 
@@ -136,6 +153,7 @@ struct mig_progress {
 	struct mig_carried carried;
 	char error[512];
 	enum mig_stage failed_stage;
+	enum mig_resolution resolution;	/* how an unknown outcome was resolved */
 };
 
 struct mig_hooks {
@@ -167,6 +185,13 @@ int mig_start_outgoing(struct vm *vm, const struct mig_params *p, char *err, siz
 /* Cancels before commitment: -EALREADY when none active, -EPERM once
  * committed. */
 int mig_cancel(struct vm *vm, char *err, size_t errlen);
+
+/* Source, after an outcome-unknown migration (main thread): the
+ * orchestrator's word. RESUME_HERE takes the VM back as a failed migration
+ * does (devices' migrate_abort, vCPUs resumed); DESTINATION_RUNNING ends
+ * the migration as completed and the VMM exits 0. -EALREADY with a reason
+ * when no migration awaits a resolution. */
+int mig_resolve(struct vm *vm, enum mig_resolution r, char *err, size_t errlen);
 
 /* Destination: listens now (so a bad address is a start-up error), accepts
  * one source on the migration thread. *port gets the bound port. */

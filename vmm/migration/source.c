@@ -7,11 +7,18 @@
  *                   precopy_should_stop() says so
  *   stop-and-copy   pause; devices, last dirty pages, vCPU state, END
  *   commitment      READY -> COMMIT: from here on the source never resumes
- *   activation      ACTIVATED (when the destination started the vCPUs)
+ *                   on its own
+ *   activation      ACTIVATED (the destination runs the VM): only now does
+ *                   the source let go (confirm)
  *
  * Failure rule: until COMMIT has left, the source VM is the VM. Any
  * failure resumes it first (so the pause is bounded by the I/O timeout),
- * then tells the destination with an ERROR or CANCEL record. */
+ * then tells the destination with an ERROR or CANCEL record. After COMMIT
+ * (docs/migration-stream.md, "Commitment and confirm"): the destination's
+ * ERROR means it refused before running, and the source takes the VM back
+ * the same way; no answer at all (connection lost, timeout, a bad record)
+ * means the outcome is unknown: the VM stays paused here with its devices
+ * held until the orchestrator resolves it (mig_resolve). */
 #include "internal.h"
 
 #include <errno.h>
@@ -486,35 +493,72 @@ static int src_commit(struct migration *m)
 	m->committed = true;
 	pthread_mutex_unlock(&m->lock);
 	if ((ret = mig_send(&m->io, MIG_REC_COMMIT, NULL, 0)) < 0) {
-		/* The record did not leave: the destination cannot run the VM. */
+		/* The record did not leave whole (its checksum comes last): the
+		 * destination cannot run the VM. Nothing more may follow it,
+		 * or the bytes of a later record could complete it. */
 		pthread_mutex_lock(&m->lock);
 		m->committed = false;
 		pthread_mutex_unlock(&m->lock);
+		m->stream_torn = true;
 		return mig_fail(m, ret, "sending COMMIT: %s", strerror(-ret));
 	}
 	log_info("migration: committed: the destination owns the VM now");
 	return 0;
 }
 
-static void src_activation(struct migration *m)
+/* After COMMIT the destination's answer decides who runs the VM.
+ * ACTIVATED: the destination runs it (0). ERROR: the destination refused
+ * before running it, so the source takes it back (-errno, recorded).
+ * Anything else (no answer within ACTIVATED_TIMEOUT_MS, a lost connection,
+ * a bad record): the destination may or may not be running it, and neither
+ * side can find out alone (SRC_OUTCOME_UNKNOWN, recorded). */
+#define SRC_OUTCOME_UNKNOWN 1
+
+static int src_activation(struct migration *m)
 {
+	struct mig_verdict v;
 	struct mig_rec rec;
+	char err[300];
+	int ret;
 
 	mig_set_stage(m, MIG_STAGE_ACTIVATION);
 	mig_set_sock_timeouts(m->sock, ACTIVATED_TIMEOUT_MS);
-	if (mig_recv_expect(m, MIG_REC_ACTIVATED, &rec, "ACTIVATED") < 0 || rec.len != MIG_ACTIVATED_LEN) {
+	ret = mig_recv(&m->io, &rec, m->rxbuf, MIG_MAX_BODY, err, sizeof(err));
+	if (ret == 0 && rec.type == MIG_REC_ACTIVATED && rec.len == MIG_ACTIVATED_LEN) {
 		pthread_mutex_lock(&m->lock);
-		log_warn("migration: committed, but the destination did not confirm activation (%s)", m->p.error);
-		m->p.error[0] = '\0';
+		m->p.resume_ns = mig_get64(rec.body);
+		m->p.load_ns = mig_get64(rec.body + 8);
+		if (m->p.resume_ns > m->p.pause_ns)
+			m->p.downtime_ns = m->p.resume_ns - m->p.pause_ns;
 		pthread_mutex_unlock(&m->lock);
-		return;
+		return 0;
 	}
-	pthread_mutex_lock(&m->lock);
-	m->p.resume_ns = mig_get64(rec.body);
-	m->p.load_ns = mig_get64(rec.body + 8);
-	if (m->p.resume_ns > m->p.pause_ns)
-		m->p.downtime_ns = m->p.resume_ns - m->p.pause_ns;
-	pthread_mutex_unlock(&m->lock);
+	if (ret == 0 && rec.type == MIG_REC_ERROR && mig_parse_verdict(rec.body, rec.len, &v, err, sizeof(err)) == 0)
+		return mig_fail(m, v.status < 0 ? v.status : -EIO,
+				"the destination refused to run the VM after COMMIT: %s", v.reason);
+	if (ret == -ETIMEDOUT || ret == -EAGAIN)
+		mig_fail(m, ret, "COMMIT sent, but no answer from the destination within %d ms", ACTIVATED_TIMEOUT_MS);
+	else if (ret < 0)
+		mig_fail(m, ret, "COMMIT sent, then the connection was lost before the destination confirmed: %s", err);
+	else
+		mig_fail(m, -EPROTO, "COMMIT sent, then the destination answered %s instead of ACTIVATED",
+			 mig_rec_name(rec.type));
+	return SRC_OUTCOME_UNKNOWN;
+}
+
+void mig_source_take_back(struct migration *m)
+{
+	struct device_registry *reg = &m->vm->devices;
+
+	for (unsigned i = 0; i < reg->n; i++)
+		if (reg->dev[i].ops->migrate_abort)
+			reg->dev[i].ops->migrate_abort(reg->dev[i].dev);
+	if (m->paused_by_us) {
+		vm_resume(m->vm);
+		m->paused_by_us = false;
+	}
+	if (m->dirty_logging)
+		set_dirty_logging(m, false, NULL, 0);
 }
 
 void *mig_source_thread(void *arg)
@@ -532,24 +576,21 @@ void *mig_source_thread(void *arg)
 		ret = src_stop_and_copy(m, &last);
 	if (ret == 0)
 		ret = src_commit(m);
-	if (ret == 0) {
-		src_activation(m);
-	} else {
-		/* Not committed: the source VM is the VM. Its devices take
-		 * back what the migration took (CompSC: the VF restarts, the
-		 * shared area unlocks), the vCPUs resume (bounded pause), then
-		 * the destination is told, best effort. */
-		struct device_registry *reg = &m->vm->devices;
-		for (unsigned i = 0; i < reg->n; i++)
-			if (reg->dev[i].ops->migrate_abort)
-				reg->dev[i].ops->migrate_abort(reg->dev[i].dev);
-		if (m->paused_by_us) {
-			vm_resume(m->vm);
-			m->paused_by_us = false;
-		}
-		if (m->dirty_logging)
-			set_dirty_logging(m, false, NULL, 0);
-		if (m->sock >= 0) {
+	if (ret == 0)
+		ret = src_activation(m);
+	if (ret == SRC_OUTCOME_UNKNOWN) {
+		/* The destination may be running the VM: nothing is taken
+		 * back, the vCPUs stay paused and the devices held (CompSC:
+		 * the VF stays stopped) until the orchestrator resolves it. */
+		log_warn("migration: outcome unknown: %s", m->p.error);
+	} else if (ret < 0) {
+		/* Not committed, or refused by the destination: the source VM
+		 * is the VM. Its devices take back what the migration took
+		 * (CompSC: the VF restarts, the shared area unlocks), the vCPUs
+		 * resume (bounded pause), then the destination is told, best
+		 * effort. */
+		mig_source_take_back(m);
+		if (m->sock >= 0 && !m->stream_torn) {
 			mig_set_sock_timeouts(m->sock, 500);
 			if (m->io.bytes_out == 0)
 				mig_write_preamble(&m->io, MIG_DIR_TO_DEST);
@@ -561,6 +602,7 @@ void *mig_source_thread(void *arg)
 		m->p.stage_ns[m->p.stage] += now_ns() - m->stage_start_ns;
 	m->p.end_ns = now_ns();
 	m->p.status = ret == 0 ? MIG_STATUS_COMPLETED
+		      : ret == SRC_OUTCOME_UNKNOWN ? MIG_STATUS_OUTCOME_UNKNOWN
 		      : atomic_load(&m->cancel) ? MIG_STATUS_CANCELLED : MIG_STATUS_FAILED;
 	pthread_mutex_unlock(&m->lock);
 	m->ok = ret == 0;
