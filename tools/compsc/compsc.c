@@ -600,7 +600,8 @@ static int do_hotplug(struct conn *c, const char *cmd, int argc, char **argv)
 	json_t *rep = hotplug_command(c, cmd, args);
 	json_t *r = json_object_get(rep, "return");
 	if (!r) {
-		fprintf(stderr, "compsc: %s: %s\n", cmd, error_desc(rep));
+		/* The VMM's message names the command already. */
+		fprintf(stderr, "compsc: %s\n", error_desc(rep));
 		json_decref(rep);
 		return 1;
 	}
