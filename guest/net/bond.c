@@ -94,11 +94,16 @@ void bond_check_hotplug(struct bond *b)
 			failover(b, t0);
 		platform_hotplug_ack(req);
 		printf("bond: %s released (eject acknowledged)\n", b->vf->nif.name);
-		return;
+	} else {
+		if (!b->vf_present && failback(b, t0) != 0)
+			return;	/* no acknowledgement: the VMM reports the insert as failed */
+		platform_hotplug_ack(req);
 	}
-	if (!b->vf_present && failback(b, t0) != 0)
-		return;	/* no acknowledgement: the VMM reports the insert as failed */
-	platform_hotplug_ack(req);
+	/* The ACK cleared HOTPLUG_REQ (the write completes only after the
+	 * VMM took it), so this request cannot be seen again; forgetting it
+	 * matters after a migration, where the destination's controller
+	 * numbers its requests from 1 again. */
+	b->handled = 0;
 }
 
 static unsigned bond_poll(struct net_if *nif, unsigned budget)
