@@ -6,6 +6,7 @@
 #if __STDC_HOSTED__
 #include <errno.h>
 #else
+#define EPERM		1
 #define ENOENT		2
 #define EIO		5
 #define E2BIG		7

@@ -33,6 +33,22 @@
  *                      if the last write was refused).
  *   0x24 COMPSC_STATUS RO  0 when the last COMPSC_AREA write was accepted,
  *                      else a positive errno (EINVAL, ERANGE, ...)
+ *   0x28 HOTPLUG_REQ   RO  the hot-plug controller's pending request, 0 if
+ *                      none: bits 0-7 the slot (= the VF's instance in the
+ *                      device table), bits 8-9 the operation (1 eject:
+ *                      release the device; 2 insert: the device is
+ *                      attached, probe it), bits 16-31 a sequence number
+ *                      (never 0). Posted before the platform interrupt
+ *                      is raised; withdrawn (0) when the VMM gives up.
+ *   0x2C HOTPLUG_ACK   WO  the guest writes the HOTPLUG_REQ value it has
+ *                      handled (eject: DMA stopped, device unused; insert:
+ *                      probed and in use). Any other value is ignored, so
+ *                      a late acknowledgement of a withdrawn request does
+ *                      nothing. After an eject's ACK the VMM detaches the
+ *                      device: its BAR reads all ones from then on.
+ *   0x30 HOTPLUG_PRESENT RO  bit N set while VF slot N has a device
+ *                      attached (a guest checks it before probing, e.g.
+ *                      on a VMM started with --vf-unplugged)
  *
  * The console ring lives in guest RAM at CSC_CONSOLE_RING_GPA: the guest
  * appends at head and rings CONSOLE; the VMM consumes up to head, advances
@@ -55,7 +71,21 @@
 #define CSC_PLAT_MIGRATED	0x1C
 #define CSC_PLAT_COMPSC_AREA	0x20
 #define CSC_PLAT_COMPSC_STATUS	0x24
+#define CSC_PLAT_HOTPLUG_REQ	0x28
+#define CSC_PLAT_HOTPLUG_ACK	0x2C
+#define CSC_PLAT_HOTPLUG_PRESENT	0x30
 #define CSC_PLAT_SIZE		0x1000
+
+/* HOTPLUG_REQ fields. */
+#define CSC_HP_SLOT(req)	((req) & 0xffu)
+#define CSC_HP_OP(req)		(((req) >> 8) & 3u)
+#define CSC_HP_SEQ(req)		((req) >> 16)
+#define CSC_HP_REQ(slot, op, seq)	((uint32_t)(slot) | (uint32_t)(op) << 8 | (uint32_t)(seq) << 16)
+enum csc_hp_op {
+	CSC_HP_EJECT = 1,	/* release the device: the VMM detaches it after the ACK */
+	CSC_HP_INSERT = 2,	/* the device was attached: probe it */
+};
+#define CSC_HP_MAX_SLOTS	32	/* HOTPLUG_PRESENT bits */
 
 enum csc_mark {
 	CSC_MARK_MAIN = 1,	/* the guest's main() started at ring 3 */

@@ -2,6 +2,7 @@
 #include "api.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +13,13 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../common/platform_regs.h"
 #include "../common/unix_sock.h"
 #include "device.h"
+#include "hotplug.h"
 #include "migration/migration.h"
 #include "options.h"
+#include "vf_device.h"
 #include "vm.h"
 
 struct api;
@@ -37,10 +41,16 @@ struct api {
 	struct ratelimit refused_log;	/* untrusted peers: logged a few times a second */
 	enum mig_status last_status;
 	enum mig_stage last_stage;
+	/* The client waiting for its device-del / device-add (the reply
+	 * comes when the hot-plug controller is done), and its id. */
+	struct api_client *hp_client;
+	json_t *hp_id;
 };
 
 static void client_close(struct api *api, struct api_client *c)
 {
+	if (api->hp_client == c)
+		api->hp_client = NULL;	/* the operation goes on; its event still tells */
 	for (int i = 0; i < API_MAX_CLIENTS; i++)
 		if (api->clients[i] == c)
 			api->clients[i] = NULL;
@@ -236,6 +246,9 @@ static void cmd_migrate(struct api *api, struct api_client *c, json_t *id, json_
 			return reply_error(api, c, id, "GenericError", "migrate: 'stall-stage' is not a stage name");
 		p.stall_stage = (enum mig_stage)s;
 	}
+	if (api->vm->hotplug && hotplug_pending(api->vm->hotplug))
+		return reply_error(api, c, id, "GenericError",
+				   "migrate: a hot-plug request is pending: wait for device-del/device-add to end");
 	if (mig_start_outgoing(api->vm, &p, err, sizeof(err)) < 0)
 		return reply_error(api, c, id, "GenericError", err);
 	reply(api, c, id, NULL);
@@ -265,6 +278,119 @@ static void cmd_migrate_resolve(struct api *api, struct api_client *c, json_t *i
 	reply(api, c, id, NULL);
 }
 
+static void hotplug_done(void *opaque, const struct hotplug_result *r)
+{
+	struct api *api = opaque;
+	const char *op = r->op == CSC_HP_EJECT ? "device-del" : "device-add";
+	char name[16];
+
+	snprintf(name, sizeof(name), "vf%u", r->slot);
+	json_t *data = json_pack("{s:s,s:s,s:s,s:f,s:f,s:f}", "id", name, "op", op, "status",
+				 r->ret == 0 ? "done" : r->ret == -ETIMEDOUT ? "timeout" : "failed", "ack-ms",
+				 ms(r->ack_ns), "attach-ms", ms(r->attach_ns), "total-ms", ms(r->total_ns));
+	if (r->ret)
+		json_object_set_new(data, "error", json_string(r->err));
+	struct api_client *c = api->hp_client;
+	json_t *id = api->hp_id;
+	api->hp_client = NULL;
+	api->hp_id = NULL;
+	if (c) {
+		if (r->ret)
+			reply_error(api, c, id, "GenericError", r->err);
+		else
+			reply(api, c, id, json_deep_copy(data));
+	}
+	json_decref(id);
+	broadcast(api, "HOTPLUG", data);
+}
+
+/* device-del / device-add (docs/api.md): answered when the guest has
+ * acknowledged, or its time ran out. */
+static void cmd_hotplug(struct api *api, struct api_client *c, json_t *id, json_t *args, bool add)
+{
+	static const char *const known[] = { "id", "path", "timeout-ms", "driver" };
+	const char *cmd = add ? "device-add" : "device-del", *key;
+	char err[400];
+	json_t *v;
+	uint64_t timeout = HOTPLUG_TIMEOUT_MS_DEFAULT;
+	unsigned slot = 0;
+
+	json_object_foreach(args, key, v) {
+		bool ok = false;
+		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			ok |= strcmp(key, known[i]) == 0 && (add || strcmp(key, "path"));
+		if (!ok) {
+			snprintf(err, sizeof(err), "%s: unknown argument '%.64s'", cmd, key);
+			return reply_error(api, c, id, "GenericError", err);
+		}
+	}
+	const char *driver = json_string_value(json_object_get(args, "driver"));
+	if (json_object_get(args, "driver") && (!driver || strcmp(driver, "vf"))) {
+		snprintf(err, sizeof(err), "%s: only driver \"vf\" can be hot-plugged", cmd);
+		return reply_error(api, c, id, "GenericError", err);
+	}
+	if (!arg_u64(args, "timeout-ms", &timeout, false, err, sizeof(err)))
+		return reply_error(api, c, id, "GenericError", err);
+	const char *name = json_string_value(json_object_get(args, "id"));
+	const char *path = json_string_value(json_object_get(args, "path"));
+	if (json_object_get(args, "path") && (!path || !*path || strlen(path) >= 108)) {
+		snprintf(err, sizeof(err), "%s: 'path' must be a socket path", cmd);
+		return reply_error(api, c, id, "GenericError", err);
+	}
+	if (name) {
+		char *end;
+		unsigned long n = strncmp(name, "vf", 2) == 0 ? strtoul(name + 2, &end, 10) : ULONG_MAX;
+		if (n == ULONG_MAX || end == name + 2 || *end || n >= CSC_HP_MAX_SLOTS) {
+			snprintf(err, sizeof(err), "%s: 'id' must name a VF slot (vf0, vf1, ...)", cmd);
+			return reply_error(api, c, id, "GenericError", err);
+		}
+		slot = (unsigned)n;
+	} else if (json_object_get(args, "id")) {
+		snprintf(err, sizeof(err), "%s: 'id' must be a string", cmd);
+		return reply_error(api, c, id, "GenericError", err);
+	} else {
+		/* Without an id: del takes the first attached VF, add the first
+		 * empty slot. */
+		bool found = false;
+		for (unsigned i = 0; i < api->vm->n_vfs && !found; i++) {
+			struct vf_device *d = api->vm->vfs[i];
+			if (atomic_load(&d->present) != add) {
+				slot = d->instance;
+				found = true;
+			}
+		}
+		if (!found) {
+			snprintf(err, sizeof(err), "%s: %s", cmd, add ? "no empty VF slot (start the VMM with --vf-unplugged PATH)"
+								    : "no VF is attached");
+			return reply_error(api, c, id, "GenericError", err);
+		}
+	}
+	if (add && !path && !name) {
+		snprintf(err, sizeof(err), "device-add: 'path' (a VF's vfio-user socket) or 'id' of a --vf-unplugged slot "
+			 "is required");
+		return reply_error(api, c, id, "GenericError", err);
+	}
+	/* The guest must be running to answer, and a migration moves the
+	 * device list as it is. */
+	enum vm_state st = vm_state_get(api->vm);
+	if (st != VM_STATE_RUNNING) {
+		snprintf(err, sizeof(err), "%s: the VM is %s (hot-plug needs a running VM)", cmd, vm_state_name(st));
+		return reply_error(api, c, id, "GenericError", err);
+	}
+	if (!api->vm->hotplug)
+		return reply_error(api, c, id, "GenericError", "this VM has no hot-plug controller");
+	int ret = add ? hotplug_insert(api->vm->hotplug, slot, path, (uint32_t)timeout, hotplug_done, api, err,
+				       sizeof(err))
+		      : hotplug_eject(api->vm->hotplug, slot, (uint32_t)timeout, hotplug_done, api, err, sizeof(err));
+	if (ret < 0) {
+		char msg[460];
+		snprintf(msg, sizeof(msg), "%s: %s", cmd, err);
+		return reply_error(api, c, id, "GenericError", msg);
+	}
+	api->hp_client = c;
+	api->hp_id = id ? json_incref(id) : NULL;
+}
+
 static void cmd_status(struct api *api, struct api_client *c, json_t *id)
 {
 	struct mig_progress p;
@@ -275,11 +401,19 @@ static void cmd_status(struct api *api, struct api_client *c, json_t *id)
 		if (device_migrates(e))
 			json_array_append_new(devs, json_pack("{s:s,s:i}", "name", e->name, "version", (int)e->ops->version));
 	}
+	json_t *vfs = json_array();
+	for (unsigned i = 0; i < api->vm->n_vfs; i++) {
+		struct vf_device *d = api->vm->vfs[i];
+		char name[16];
+		snprintf(name, sizeof(name), "vf%u", d->instance);
+		json_array_append_new(vfs, json_pack("{s:s,s:b,s:s}", "id", name, "present", atomic_load(&d->present),
+						     "path", d->path));
+	}
 	mig_get_progress(api->vm, &p);
-	reply(api, c, id, json_pack("{s:s,s:I,s:i,s:o,s:{s:s,s:s},s:I}", "state", vm_state(api), "ram-bytes",
+	reply(api, c, id, json_pack("{s:s,s:I,s:i,s:o,s:o,s:{s:s,s:s},s:I}", "state", vm_state(api), "ram-bytes",
 				    (json_int_t)api->vm->ram_size, "vcpus", (int)api->vm->n_vcpus, "devices", devs,
-				    "migration", "status", mig_status_name(p.status), "stage", mig_stage_name(p.stage),
-				    "pid", (json_int_t)getpid()));
+				    "vf-slots", vfs, "migration", "status", mig_status_name(p.status), "stage",
+				    mig_stage_name(p.stage), "pid", (json_int_t)getpid()));
 }
 
 static void handle_line(struct api *api, struct api_client *c, const char *line, size_t len)
@@ -342,6 +476,13 @@ static void handle_line(struct api *api, struct api_client *c, const char *line,
 			}
 			reply(api, c, id, NULL);
 		}
+	} else if (strcmp(cmd, "device-del") == 0 || strcmp(cmd, "device-add") == 0) {
+		json_t *empty = json_object();
+		if (api->hp_client)
+			reply_error(api, c, id, "GenericError", "another device-del/device-add is in progress");
+		else
+			cmd_hotplug(api, c, id, args ? args : empty, cmd[7] == 'a');
+		json_decref(empty);
 	} else if (strcmp(cmd, "quit") == 0) {
 		reply(api, c, id, NULL);
 		vm_request_exit(api->vm, 0);
@@ -425,9 +566,9 @@ static void accept_client(void *opaque, uint32_t events)
 		return;
 	}
 	api->clients[slot] = c;
-	json_t *hello = json_pack("{s:{s:s,s:s,s:[ssssssss]}}", "greeting", "program", "compsc-vmm", "version", "1",
+	json_t *hello = json_pack("{s:{s:s,s:s,s:[ssssssssss]}}", "greeting", "program", "compsc-vmm", "version", "1",
 				  "commands", "status", "pause", "resume", "migrate", "migrate-cancel",
-				  "migrate-resolve", "query-migrate", "quit");
+				  "migrate-resolve", "query-migrate", "device-del", "device-add", "quit");
 	if (!client_send(c, hello))
 		client_close(api, c);
 	json_decref(hello);
@@ -472,5 +613,6 @@ void api_destroy(struct api *api)
 	evloop_remove(&api->vm->loop, api->listen_fd);
 	close(api->listen_fd);
 	unlink(api->path);
+	json_decref(api->hp_id);
 	free(api);
 }

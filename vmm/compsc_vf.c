@@ -49,9 +49,13 @@
 #define HELD_MAX_BYTES (512u << 10)
 
 /* VF state record, version 1 (little-endian):
- *   u64 area GPA (0: the guest has no CompSC area) | u8 mac[6] | u16 0
- *   | u32 held frames | u32 blob bytes | blob (compsc/heldq.h) */
+ *   u64 area GPA (0: the guest has no CompSC area) | u8 mac[6] | u8 flags
+ *   | u8 0 | u32 held frames | u32 blob bytes | blob (compsc/heldq.h)
+ * flags bit 0: the source's slot was empty (the VF hot-unplugged, as in
+ * the bonding baseline): nothing else is set, and the destination's slot
+ * must be empty too (--vf-unplugged), since the guest has released it. */
 #define CSC_VF_HDR 24
+#define CSC_VF_F_EMPTY 0x01
 
 static struct csc_shared_area *live_area(struct vf_device *d)
 {
@@ -109,8 +113,10 @@ static int read_mac(struct vf_device *d, uint8_t mac[6])
 void compsc_vf_migrate_begin(void *dev)
 {
 	struct vf_device *d = dev;
-	struct csc_shared_area *a = live_area(d);
+	struct csc_shared_area *a = atomic_load(&d->present) ? live_area(d) : NULL;
 
+	if (!atomic_load(&d->present))
+		return;	/* an empty slot: nothing to carry */
 	d->csc_have_mac = d->vf_index >= 0 && read_mac(d, d->csc_mac) == 0;
 
 	if (!a) {
@@ -126,7 +132,7 @@ void compsc_vf_migrate_begin(void *dev)
 int compsc_vf_migrate_quiesce(void *dev, char *err, size_t errlen)
 {
 	struct vf_device *d = dev;
-	struct csc_shared_area *a = live_area(d);
+	struct csc_shared_area *a = atomic_load(&d->present) ? live_area(d) : NULL;
 
 	if (!a)
 		return 0;
@@ -252,6 +258,13 @@ int compsc_vf_save(void *dev, uint8_t *buf, size_t cap, size_t *len)
 
 	if (cap < CSC_VF_HDR)
 		return -ENOSPC;
+	if (!atomic_load(&d->present)) {
+		memset(buf, 0, CSC_VF_HDR);
+		buf[14] = CSC_VF_F_EMPTY;
+		*len = CSC_VF_HDR;
+		log_info("vf%u: the slot is empty: nothing but that is migrated", d->instance);
+		return 0;
+	}
 	/* 1. No more DMA: the PF stops the VF's queues; what arrives for the
 	 * VM from now on is held in the NIC's buffer. */
 	if ((ret = pf_simple(d, "disable", err, sizeof(err))) < 0) {
@@ -376,8 +389,11 @@ static bool deliver_kept(struct vf_device *d)
 void compsc_vf_migrate_abort(void *dev)
 {
 	struct vf_device *d = dev;
-	struct csc_shared_area *a = live_area(d);
+	struct csc_shared_area *a = atomic_load(&d->present) ? live_area(d) : NULL;
 	char err[300];
+
+	if (!atomic_load(&d->present))
+		return;
 
 	if (d->csc_disabled && pf_simple(d, "enable", err, sizeof(err)) < 0)
 		log_error("vf%u: cannot restart the VF's queues: %s", d->instance, err);
@@ -410,6 +426,16 @@ int compsc_vf_load(void *dev, uint32_t version, const uint8_t *buf, size_t len, 
 		snprintf(err, errlen, "vf state: %u bytes of held frames in a %zu-byte record", blob_len, len);
 		return -EINVAL;
 	}
+	bool src_empty = buf[14] & CSC_VF_F_EMPTY;
+	if (src_empty != !atomic_load(&d->present)) {
+		snprintf(err, errlen, "vf%u: the source's slot is %s, this VMM's is %s (%s)", d->instance,
+			 src_empty ? "empty (hot-unplugged)" : "attached", src_empty ? "attached" : "empty",
+			 src_empty ? "start the destination with --vf-unplugged, then device-add"
+				   : "the guest uses its VF: attach one with --vf");
+		return -ENODEV;
+	}
+	if (src_empty)
+		return 0;
 	/* Checked as a whole before anything changes. */
 	int ret = check_held_blob(buf + CSC_VF_HDR, blob_len, err, errlen);
 	if (ret < 0)
@@ -486,8 +512,11 @@ int compsc_vf_late_load(void *dev, const uint8_t *buf, size_t len, char *err, si
 void compsc_vf_activate(void *dev)
 {
 	struct vf_device *d = dev;
-	struct csc_shared_area *a = live_area(d);
+	struct csc_shared_area *a = atomic_load(&d->present) ? live_area(d) : NULL;
 	char err[300];
+
+	if (!atomic_load(&d->present))
+		return;
 
 	/* The network learns where the VM is before it runs: done at load
 	 * already (before READY), again here only if that failed. Frames for
@@ -516,6 +545,8 @@ void compsc_vf_running(void *dev)
 	struct vf_device *d = dev;
 	char err[300];
 
+	if (!atomic_load(&d->present))
+		return;
 	deliver_kept(d);
 	if (pf_simple(d, "enable", err, sizeof(err)) < 0)
 		log_warn("vf%u: cannot restart the VF's queues: %s", d->instance, err);

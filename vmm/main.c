@@ -46,7 +46,10 @@ static void usage(FILE *out)
 		"  --mem SIZE           guest RAM, e.g. 256M or 1G (default 256M; 16M..3G)\n"
 		"  --cmdline STRING     guest command line (default empty)\n"
 		"  --vf PATH            attach an SR-IOV VF served by compsc-nic at PATH\n"
-		"                       (RUNDIR/vfN.sock); up to 4\n"
+		"                       (RUNDIR/vfN.sock); up to 4 (--vf and --vf-unplugged together)\n"
+		"  --vf-unplugged PATH  reserve the VF's slot (vfN, in order with --vf) but leave it\n"
+		"                       empty: the control socket's device-add plugs PATH later\n"
+		"                       (the destination of a bonding migration, docs/api.md)\n"
 		"  --console-prefix S   prefix for each guest console line (default none)\n"
 		"  --log-level LEVEL    error, warn, info or debug (default warn)\n"
 		"  --timing             report boot and exit timestamps on stderr\n"
@@ -72,7 +75,7 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
 	enum { OPT_GUEST = 256, OPT_MEM, OPT_CMDLINE, OPT_PREFIX, OPT_LOG, OPT_TIMING, OPT_HELP, OPT_VF, OPT_VIRTIO_NET,
-	       OPT_API, OPT_INCOMING, OPT_TOKEN, OPT_TESTDEV, OPT_ACCEL, OPT_TOKEN_FILE };
+	       OPT_API, OPT_INCOMING, OPT_TOKEN, OPT_TESTDEV, OPT_ACCEL, OPT_TOKEN_FILE, OPT_VF_UNPLUGGED };
 	static const struct option longopts[] = {
 		{ "guest", required_argument, NULL, OPT_GUEST },
 		{ "mem", required_argument, NULL, OPT_MEM },
@@ -81,6 +84,7 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, OPT_LOG },
 		{ "timing", no_argument, NULL, OPT_TIMING },
 		{ "vf", required_argument, NULL, OPT_VF },
+		{ "vf-unplugged", required_argument, NULL, OPT_VF_UNPLUGGED },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "virtio-net", required_argument, NULL, OPT_VIRTIO_NET },
 		{ "api", required_argument, NULL, OPT_API },
@@ -94,8 +98,8 @@ int main(int argc, char **argv)
 	const char *guest = NULL, *cmdline = "", *prefix = "";
 	uint64_t ram_size = 256ull << 20;
 	bool timing = false;
-	const char *vf_paths[VM_MAX_VFS];
-	unsigned n_vf_paths = 0;
+	struct vf_slot_config vf_slots[VM_MAX_VFS];
+	unsigned n_vf_slots = 0;
 	const char *api_path = NULL, *incoming = NULL, *token = getenv("COMPSC_MIGRATION_TOKEN");
 	static char token_buf[MIG_TOKEN_MAX + 2];
 	bool testdev = false;
@@ -141,9 +145,11 @@ int main(int argc, char **argv)
 				return ret;
 			break;
 		case OPT_VF:
-			if (n_vf_paths == VM_MAX_VFS)
+		case OPT_VF_UNPLUGGED:
+			if (n_vf_slots == VM_MAX_VFS)
 				return cli_usage_error("--vf: at most %d VFs", VM_MAX_VFS);
-			vf_paths[n_vf_paths++] = optarg;
+			vf_slots[n_vf_slots++] = (struct vf_slot_config){ .path = optarg,
+									  .unplugged = opt == OPT_VF_UNPLUGGED };
 			break;
 		case OPT_TIMING:
 			timing = true;
@@ -274,8 +280,8 @@ int main(int argc, char **argv)
 		}
 		mig_set_hook_opaque(vm, api);
 	}
-	for (unsigned i = 0; i < n_vf_paths; i++) {
-		if (!vm_device_create(vm, &vf_device_ops, vf_paths[i], i, err, sizeof(err))) {
+	for (unsigned i = 0; i < n_vf_slots; i++) {
+		if (!vm_device_create(vm, &vf_device_ops, &vf_slots[i], i, err, sizeof(err))) {
 			fprintf(stderr, "compsc-vmm: --vf: %s\n", err);
 			goto out;
 		}

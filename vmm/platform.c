@@ -14,6 +14,7 @@
 #include "../common/platform_regs.h"
 #include "../compsc/shared_area.h"
 #include "device.h"
+#include "hotplug.h"
 #include "migration/stream.h"
 #include "vm.h"
 
@@ -37,6 +38,7 @@ struct platform {
 	int timer_fd;
 	int wake_fd;		/* timerfd behind WAKE_US */
 
+	struct hotplug *hotplug;	/* registers HOTPLUG_* */
 	uint64_t mark_ns[MARK_MAX];
 	_Atomic uint32_t migrated_gen;	/* CSC_PLAT_MIGRATED */
 };
@@ -215,6 +217,8 @@ static void platform_mmio(void *dev, uint64_t offset, uint8_t *data, uint32_t le
 			value = (uint32_t)atomic_load(&p->vm->compsc_area_gpa);
 		else if (offset == CSC_PLAT_COMPSC_STATUS)
 			value = (uint32_t)atomic_load(&p->vm->compsc_status);
+		else if (offset == CSC_PLAT_HOTPLUG_REQ || offset == CSC_PLAT_HOTPLUG_PRESENT)
+			value = hotplug_reg_read(p->hotplug, offset);
 		memcpy(data, &value, 4);
 		return;
 	}
@@ -261,6 +265,9 @@ static void platform_mmio(void *dev, uint64_t offset, uint8_t *data, uint32_t le
 		}
 		break;
 	}
+	case CSC_PLAT_HOTPLUG_ACK:
+		hotplug_reg_write(p->hotplug, offset, value);
+		break;
 	default:
 		log_debug("platform: write 0x%x to unknown register +0x%" PRIx64, value, offset);
 		break;
@@ -375,11 +382,20 @@ static struct platform *platform_new(struct vm *vm, const struct platform_config
 		evloop_remove(&vm->loop, p->timer_fd);
 		goto fail;
 	}
+	char why[200];
+	p->hotplug = hotplug_create(vm, p->irq_efd, why, sizeof(why));
+	if (!p->hotplug) {
+		log_error("platform: %s", why);
+		evloop_remove(&vm->loop, p->timer_fd);
+		evloop_remove(&vm->loop, p->wake_fd);
+		goto fail;
+	}
 	ret = bus_register(&vm->bus, p->mmio_base, CSC_PLAT_SIZE, "platform", p, platform_mmio);
 	if (ret < 0) {
 		log_error("platform: cannot claim MMIO window: %s", strerror(-ret));
 		evloop_remove(&vm->loop, p->timer_fd);
 		evloop_remove(&vm->loop, p->wake_fd);
+		hotplug_destroy(p->hotplug);
 		goto fail;
 	}
 	return p;
@@ -402,7 +418,10 @@ static void platform_destroy(void *opaque)
 		return;
 	if (p->vm->platform == p)
 		p->vm->platform = NULL;
+	if (p->vm->hotplug == p->hotplug)
+		p->vm->hotplug = NULL;
 	bus_unregister(&p->vm->bus, p->mmio_base);
+	hotplug_destroy(p->hotplug);
 	evloop_remove(&p->vm->loop, p->timer_fd);
 	close(p->timer_fd);
 	evloop_remove(&p->vm->loop, p->wake_fd);
@@ -421,6 +440,7 @@ static void *platform_create(struct vm *vm, const void *config, unsigned instanc
 		return NULL;
 	}
 	vm->platform = p;
+	vm->hotplug = p->hotplug;
 	*boot = (struct csc_boot_dev){
 		.type = CSC_DEV_PLATFORM, .instance = instance, .mmio_base = p->mmio_base, .mmio_len = CSC_PLAT_SIZE,
 		.irq_vector = p->irq_vector, .irq_count = 1,

@@ -1,5 +1,7 @@
 /* The platform device (register map in common/platform_regs.h): console, exit,
- * fault reports, boot-progress marks and a test interrupt. */
+ * fault reports, boot-progress marks, a test interrupt, the wake-up timer,
+ * the migration generation, CompSC's area and the hot-plug controller
+ * (hotplug.h, vm->hotplug). */
 #ifndef CSC_VMM_PLATFORM_H
 #define CSC_VMM_PLATFORM_H
 

@@ -9,6 +9,7 @@
 #ifndef CSC_VMM_VF_DEVICE_H
 #define CSC_VMM_VF_DEVICE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,8 +21,14 @@ struct vm;
 
 #define VF_DEVICE_MAX_VECTORS 8
 
+/* A VF slot (hot-plug, vmm/hotplug.c): the MMIO window, vectors and
+ * eventfds are the slot's and stay for the VM's life, so the guest's
+ * device table never changes; the device behind them (the vfio-user
+ * connection) comes and goes. An empty slot's BAR reads all ones. */
 struct vf_device {
 	struct vm *vm;
+	atomic_bool present;	/* a device is attached (client connected) */
+	char path[108];		/* its socket (or the one --vf-unplugged named) */
 	struct vfu_client client;
 	uint64_t mmio_base;
 	uint64_t bar_size;
@@ -54,7 +61,25 @@ struct vf_device *vf_device_attach(struct vm *vm, const char *path, unsigned ins
 				   struct csc_boot_dev *boot, char *err, size_t err_len);
 void vf_device_detach(struct vf_device *d);
 
-/* The device (device.h): vm_device_create(vm, &vf_device_ops, path,
+/* Hot-plug, main thread. plug: connects the VF at path into the empty
+ * slot d (same BAR size and vector count as the slot), DMA-maps RAM,
+ * wires the slot's eventfds; 0 or -errno with the reason (-EBUSY: the
+ * slot is full; a VF in use by another VMM refuses the connection).
+ * unplug: detaches (pauses the vCPUs briefly); the NIC resets the VF. */
+int vf_device_plug(struct vf_device *d, const char *path, char *err, size_t err_len);
+void vf_device_unplug(struct vf_device *d);
+/* The VF slot with this instance number, or NULL. */
+struct vf_device *vm_find_vf(struct vm *vm, unsigned instance);
+
+/* vm_device_create's config for vf_device_ops: --vf PATH, or
+ * --vf-unplugged PATH (the slot is reserved, its device plugged later
+ * with device-add). */
+struct vf_slot_config {
+	const char *path;
+	bool unplugged;
+};
+
+/* The device (device.h): vm_device_create(vm, &vf_device_ops, &slot_config,
  * instance, ...) attaches and registers it. */
 struct device_ops;
 extern const struct device_ops vf_device_ops;

@@ -29,6 +29,7 @@ enum vmm_exit_code {
 
 struct vm;
 struct platform;
+struct hotplug;
 struct vf_device;
 struct migration;
 struct accel_ops;
@@ -59,6 +60,7 @@ struct vm {
 	struct evloop loop;
 	int signal_fd;		/* SIGINT/SIGTERM, read by the event loop */
 	struct platform *platform;
+	struct hotplug *hotplug;	/* the platform's hot-plug controller (hotplug.h) */
 	struct vf_device *vfs[VM_MAX_VFS];
 	unsigned n_vfs;
 	unsigned next_mmio_window;	/* device windows handed out so far */

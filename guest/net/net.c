@@ -11,6 +11,7 @@
 #include "lwip/init.h"
 #include "lwip/timeouts.h"
 #include "netif/ethernet.h"
+#include "bond.h"
 #include "netif_vf.h"
 #include "netif_vnet.h"
 
@@ -19,6 +20,7 @@
 
 static struct net_if *ifs[MAX_IFS];
 static unsigned n_ifs;
+static struct bond *bond;	/* bond=1: over vf0 and vn0 */
 static bool app_on[16];
 
 bool net_parse_hostport(const char *s, ip4_addr_t *addr, uint16_t *port, uint16_t default_port)
@@ -123,7 +125,27 @@ static int bring_up_interfaces(void)
 		}
 		have_mac = true;
 	}
-	for (unsigned i = 0; n_ifs < MAX_IFS && csc_bootinfo_find_dev(rt_bootinfo, CSC_DEV_VF_82576, i); i++) {
+	/* bond=1: vf0 and vn0 are one interface, the first. */
+	unsigned first_vf = 0, first_vn = 0;
+	if (cmdline_get_u64("bond", 0)) {
+		d = csc_bootinfo_find_dev(rt_bootinfo, CSC_DEV_VIRTIO_NET, 0);
+		if (!d || !csc_bootinfo_find_dev(rt_bootinfo, CSC_DEV_VF_82576, 0)) {
+			printf("net: bond=1 needs a VF (--vf or --vf-unplugged) and a virtio-net device\n");
+			return 1;
+		}
+		bond = rt_alloc(sizeof(*bond), 64);
+		ret = bond_create(bond, 0, d, have_mac ? mac : NULL);
+		if (ret < 0) {
+			printf("net: bond0: initialisation failed (%d)\n", ret);
+			return 1;
+		}
+		ret = configure_interface(&bond->nif, n_ifs, bond_init);
+		if (ret)
+			return ret;
+		ifs[n_ifs++] = &bond->nif;
+		first_vf = first_vn = 1;
+	}
+	for (unsigned i = first_vf; n_ifs < MAX_IFS && csc_bootinfo_find_dev(rt_bootinfo, CSC_DEV_VF_82576, i); i++) {
 		struct vf_if *vi = rt_alloc(sizeof(*vi), 64);
 		ret = vf_if_create(vi, i, n_ifs == 0 && have_mac ? mac : NULL);
 		if (ret < 0) {
@@ -135,7 +157,8 @@ static int bring_up_interfaces(void)
 			return ret;
 		ifs[n_ifs++] = &vi->nif;
 	}
-	for (unsigned i = 0; n_ifs < MAX_IFS && (d = csc_bootinfo_find_dev(rt_bootinfo, CSC_DEV_VIRTIO_NET, i)); i++) {
+	for (unsigned i = first_vn; n_ifs < MAX_IFS && (d = csc_bootinfo_find_dev(rt_bootinfo, CSC_DEV_VIRTIO_NET, i));
+	     i++) {
 		struct vnet_if *vi = rt_alloc(sizeof(*vi), 64);
 		ret = vnet_if_create(vi, d, i);
 		if (ret < 0) {
@@ -170,6 +193,10 @@ static void check_migrated(void)
 	if (n == platform_irqs_seen)
 		return;
 	platform_irqs_seen = n;
+	/* The platform interrupt also announces hot-plug requests: only a
+	 * guest with a bond looks (another never acknowledges). */
+	if (bond)
+		bond_check_hotplug(bond);
 	uint32_t gen = platform_migration_generation();
 	if (gen == migration_generation)
 		return;
@@ -243,6 +270,8 @@ int net_main(const char *list)
 	int ret = bring_up_interfaces();
 	if (ret)
 		return ret;
+	if (bond)
+		bond_check_hotplug(bond);	/* a request posted while booting */
 	/* Apps named in app=, plus those switched on by their own key. */
 	bool finite = false, server = false;
 	for (unsigned a = 0; a < net_n_apps && a < sizeof(app_on) / sizeof(app_on[0]); a++) {

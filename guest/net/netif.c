@@ -13,7 +13,8 @@ void net_if_input(struct net_if *nif, const uint8_t *frame, size_t len)
 		return;
 	}
 	pbuf_take(p, frame, (u16_t)len);
-	if (nif->netif.input(p, &nif->netif) != ERR_OK) {
+	struct netif *to = nif->upper ? nif->upper : &nif->netif;
+	if (to->input(p, to) != ERR_OK) {
 		pbuf_free(p);
 		nif->rx_dropped++;
 	}

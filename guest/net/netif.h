@@ -34,6 +34,9 @@ struct net_if {
 	const struct net_if_ops *ops;
 	char name[8];		/* "vf0", "vn0" */
 	uint8_t mac[6];
+	/* A bond's slave (bond.c) hands its frames to the bond's netif;
+	 * NULL: to its own. */
+	struct netif *upper;
 	uint64_t rx_dropped;	/* no pbuf, or input refused */
 	uint64_t tx_dropped;	/* ring full, or frame too long */
 };

@@ -156,6 +156,36 @@ static const struct net_if_ops vf_if_ops = {
 	.report = vf_if_report,
 };
 
+void vf_if_init_absent(struct vf_if *vi, unsigned instance)
+{
+	memset(vi, 0, sizeof(*vi));
+	vi->nif.ops = &vf_if_ops;
+	snprintf(vi->nif.name, sizeof(vi->nif.name), "vf%u", instance);
+	vi->adapter.instance = instance;
+	if (instance < MAX_VF_IFS)
+		vf_ifs[instance] = vi;
+}
+
+int vf_if_probe_again(struct vf_if *vi, const uint8_t *mac)
+{
+	int ret = vi->adapter.hw.bar ? igbvf_probe_again(&vi->adapter) : igbvf_probe(&vi->adapter, vi->adapter.instance);
+
+	if (ret)
+		return ret;
+	if (mac && memcmp(mac, vi->adapter.hw.perm_addr, 6) != 0 && igbvf_set_mac(&vi->adapter, mac) != 0)
+		return -EPERM;	/* the PF refused the address */
+	vi->armed = false;
+	vi->irqs_seen = 0;
+	return igbvf_up(&vi->adapter, true);
+}
+
+void vf_if_release(struct vf_if *vi)
+{
+	/* Interrupts masked, both queues off: the device does no more DMA. */
+	igbvf_down(&vi->adapter);
+	igbvf_tx_clean(&vi->adapter);
+}
+
 int vf_if_create(struct vf_if *vi, unsigned instance, const uint8_t *mac)
 {
 	memset(vi, 0, sizeof(*vi));

@@ -22,6 +22,14 @@ struct vf_if {
  * asks the PF for that address. 0 or a negative error. */
 int vf_if_create(struct vf_if *vi, unsigned instance, const uint8_t *mac);
 err_t vfif_init(struct netif *netif);
+/* Hot-plug (bond.c). init_absent: the interface of VF slot `instance`
+ * with no device yet (nothing probed). probe_again: after an insert,
+ * probe (the rings' memory is kept), set `mac` (NULL: the PF's) and
+ * bring it up; 0 or a negative error (-EPERM: the PF refused the MAC).
+ * release: before an eject, down (no more DMA or interrupts). */
+void vf_if_init_absent(struct vf_if *vi, unsigned instance);
+int vf_if_probe_again(struct vf_if *vi, const uint8_t *mac);
+void vf_if_release(struct vf_if *vi);
 /* The VF interface created for VF `instance`, or NULL (for apps that
  * drive the adapter's op sets, such as opsetloop). */
 struct vf_if *vf_if_get(unsigned instance);

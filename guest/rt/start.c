@@ -52,6 +52,21 @@ uint32_t platform_migration_generation(void)
 	return mmio_read32(&rt_platform_regs[CSC_PLAT_MIGRATED / 4]);
 }
 
+uint32_t platform_hotplug_request(void)
+{
+	return mmio_read32(&rt_platform_regs[CSC_PLAT_HOTPLUG_REQ / 4]);
+}
+
+void platform_hotplug_ack(uint32_t req)
+{
+	platform_write(CSC_PLAT_HOTPLUG_ACK, req);
+}
+
+uint32_t platform_hotplug_present(void)
+{
+	return mmio_read32(&rt_platform_regs[CSC_PLAT_HOTPLUG_PRESENT / 4]);
+}
+
 uint32_t irq_snapshot(void)
 {
 	return __atomic_load_n(&irq_total, __ATOMIC_ACQUIRE);

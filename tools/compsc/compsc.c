@@ -3,6 +3,9 @@
  *   compsc status VM [--json]
  *   compsc migrate VM --to tcp:HOST:PORT [--downtime-ms N] [--bandwidth B]
  *                     [--max-rounds N] [--max-precopy-ms N] [--timeout-ms N] [--json]
+ *                     [--method pv|bonding|compsc|compsc-off [--dest-api SOCK --dest-vf PATH]]
+ *   compsc device-del VM [--id vfN] [--timeout-ms N] [--json]
+ *   compsc device-add VM [--path SOCK] [--id vfN] [--timeout-ms N] [--json]
  *   compsc cancel VM
  *   compsc migrate-resolve VM resume-here|destination-running
  *   compsc quit VM
@@ -13,6 +16,10 @@
  * and ends with a report: total time, downtime (source pause to
  * destination resume, both CLOCK_MONOTONIC on one host, reported by the
  * destination to the source), bytes and pages per round, time per stage.
+ * --method bonding is the bonding-failover baseline: the VF is unplugged on
+ * the source (the guest's bond fails over to virtio-net), the VM migrates,
+ * the destination's VF is plugged (the bond fails back); the report adds
+ * each phase's duration. The other methods are a plain migration, labelled.
  * When COMMIT was sent and the destination never confirmed, migrate says
  * the outcome is unknown and what to do: the source VM waits, paused, for
  * migrate-resolve. Exit status: 0 success, 1 the operation failed, 2
@@ -57,10 +64,33 @@ static const struct subcommand {
 	  "  --max-rounds N       pre-copy rounds at most (default 30)\n"
 	  "  --max-precopy-ms N   pre-copy time at most (default 60000)\n"
 	  "  --timeout-ms N       how long to wait for the destination at each step (default 5000)\n"
+	  "  --method M           pv, bonding, compsc or compsc-off (default compsc): the label\n"
+	  "                       of the report; bonding also unplugs the VF on the source\n"
+	  "                       first, and after the migration plugs --dest-vf into the\n"
+	  "                       destination (started with --vf-unplugged) and waits for the\n"
+	  "                       guest's bond to fail back; the report shows each phase\n"
+	  "  --dest-api SOCK      bonding: the destination VMM's control socket\n"
+	  "  --dest-vf PATH       bonding: the VF the destination VMM was given\n"
+	  "  --hotplug-timeout-ms N  bonding: the guest's time to acknowledge (default 5000)\n"
 	  "  --json               print the final report as JSON\n"
 	  "Exit status 0 when the destination runs the VM, 1 when the migration failed (the VM\n"
 	  "runs here), 3 when the outcome is unknown: COMMIT was sent and the destination never\n"
 	  "confirmed; the VM waits here, paused, for compsc migrate-resolve.\n" },
+	{ "device-del", "compsc device-del VM [--id vfN] [--timeout-ms N] [--json]",
+	  "Asks the guest to release a VF (default: the first attached one), waits for its\n"
+	  "acknowledgement and detaches the VF, which another VMM may then take. A guest\n"
+	  "that does not acknowledge in time keeps the VF (exit status 1).\n"
+	  "  --id vfN             the VF slot\n"
+	  "  --timeout-ms N       the guest's time to acknowledge (default 5000, at most 60000)\n"
+	  "  --json               print the result as JSON\n" },
+	{ "device-add", "compsc device-add VM [--path SOCK] [--id vfN] [--timeout-ms N] [--json]",
+	  "Plugs a VF into an empty slot (default: the first), tells the guest and waits for\n"
+	  "its acknowledgement (it probed the VF). A VF in use by another VMM is refused.\n"
+	  "  --path SOCK          the VF's vfio-user socket (RUNDIR/vfN.sock); default: the\n"
+	  "                       one the slot was given (--vf-unplugged PATH)\n"
+	  "  --id vfN             the VF slot\n"
+	  "  --timeout-ms N       the guest's time to acknowledge (default 5000, at most 60000)\n"
+	  "  --json               print the result as JSON\n" },
 	{ "cancel", "compsc cancel VM", "Cancels the VM's outgoing migration; the VM keeps running here.\n" },
 	{ "migrate-resolve", "compsc migrate-resolve VM resume-here|destination-running",
 	  "Ends a migration whose outcome is unknown (compsc migrate exited with status 3;\n"
@@ -307,9 +337,16 @@ static void on_mig_event(json_t *ev, void *arg)
 	}
 }
 
+/* migrate's extra options (the method and bonding's destination). */
+struct mig_method {
+	const char *method;	/* pv, bonding, compsc, compsc-off */
+	const char *dest_api, *dest_vf;
+	long long hp_timeout_ms;
+};
+
 /* migrate's options, checked before anything connects: returns 0 with the
  * command's arguments, or the usage-error status. */
-static int parse_migrate_args(int argc, char **argv, json_t *args, struct mig_watch *w)
+static int parse_migrate_args(int argc, char **argv, json_t *args, struct mig_watch *w, struct mig_method *mm)
 {
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
@@ -318,7 +355,9 @@ static int parse_migrate_args(int argc, char **argv, json_t *args, struct mig_wa
 			continue;
 		}
 		if (strcmp(a, "--to") && strcmp(a, "--bandwidth") && strcmp(a, "--downtime-ms") &&
-		    strcmp(a, "--max-rounds") && strcmp(a, "--max-precopy-ms") && strcmp(a, "--timeout-ms"))
+		    strcmp(a, "--max-rounds") && strcmp(a, "--max-precopy-ms") && strcmp(a, "--timeout-ms") &&
+		    strcmp(a, "--method") && strcmp(a, "--dest-api") && strcmp(a, "--dest-vf") &&
+		    strcmp(a, "--hotplug-timeout-ms"))
 			return usage_error("unknown option '%s'", a);
 		if (i + 1 >= argc)
 			return usage_error("option %s needs a value", a);
@@ -328,27 +367,45 @@ static int parse_migrate_args(int argc, char **argv, json_t *args, struct mig_wa
 			json_object_set_new(args, "uri", json_string(v));
 		} else if (strcmp(a, "--bandwidth") == 0) {
 			json_object_set_new(args, "bandwidth", json_string(v));
+		} else if (strcmp(a, "--method") == 0) {
+			if (strcmp(v, "pv") && strcmp(v, "bonding") && strcmp(v, "compsc") && strcmp(v, "compsc-off"))
+				return usage_error("--method: '%s' is not pv, bonding, compsc or compsc-off", v);
+			mm->method = v;
+		} else if (strcmp(a, "--dest-api") == 0) {
+			mm->dest_api = v;
+		} else if (strcmp(a, "--dest-vf") == 0) {
+			mm->dest_vf = v;
 		} else {
 			long long n = strtoll(v, &end, 10);
 			if (*end || end == v || n < 0)
 				return usage_error("'%s' is not a number of milliseconds or rounds", v);
-			json_object_set_new(args, a + 2, json_integer(n));
+			if (strcmp(a, "--hotplug-timeout-ms") == 0)
+				mm->hp_timeout_ms = n;
+			else
+				json_object_set_new(args, a + 2, json_integer(n));
 		}
 	}
 	if (!json_object_get(args, "uri"))
 		return usage_error("%s", "--to tcp:HOST:PORT is required");
+	bool bonding = strcmp(mm->method, "bonding") == 0;
+	if (bonding && (!mm->dest_api || !mm->dest_vf))
+		return usage_error("%s", "--method bonding needs --dest-api SOCK and --dest-vf PATH");
+	if (!bonding && (mm->dest_api || mm->dest_vf))
+		return usage_error("%s", "--dest-api and --dest-vf belong to --method bonding");
 	return 0;
 }
 
-static int do_migrate(const char *vm, struct conn *c, json_t *args, struct mig_watch *wp)
+/* Runs the migration, showing progress; returns the final progress object
+ * (NULL if the source went away before the end). */
+static json_t *run_migrate(struct conn *c, json_t *args, struct mig_watch *wp)
 {
 	struct mig_watch w = *wp;
 
-	json_t *rep = command(c, json_pack("{s:s,s:o}", "execute", "migrate", "arguments", args), on_mig_event, &w);
+	json_t *rep = command(c, json_pack("{s:s,s:O}", "execute", "migrate", "arguments", args), on_mig_event, &w);
 	if (!rep || json_object_get(rep, "error")) {
 		fprintf(stderr, "compsc: migrate: %s\n", error_desc(rep));
 		json_decref(rep);
-		return 1;
+		return NULL;
 	}
 	json_decref(rep);
 	/* Live progress from query-migrate; the end arrives as an event
@@ -376,27 +433,178 @@ static int do_migrate(const char *vm, struct conn *c, json_t *args, struct mig_w
 	}
 	if (w.tty && !w.json)
 		fputc('\n', stderr);
-	if (!w.final) {
+	if (!w.final)
 		fprintf(stderr, "compsc: the source VMM closed the connection before the migration ended\n");
-		return 1;
+	return w.final;
+}
+
+static bool completed(json_t *final)
+{
+	return final && strcmp(json_string_value(json_object_get(final, "status")) ?: "", "completed") == 0;
+}
+
+static void print_json(json_t *o)
+{
+	char *t = json_dumps(o, JSON_INDENT(2));
+	printf("%s\n", t);
+	free(t);
+}
+
+static int do_migrate(const char *vm, struct conn *c, json_t *args, struct mig_watch *w, const struct mig_method *mm);
+
+static bool json_json;	/* status --json */
+
+static double ms_since(double t0)
+{
+	return (mono() - t0) * 1000;
+}
+
+/* device-del / device-add on an open connection: the reply (NULL: none). */
+static json_t *hotplug_command(struct conn *c, const char *exec, json_t *args)
+{
+	return command(c, json_pack("{s:s,s:o}", "execute", exec, "arguments", args), NULL, NULL);
+}
+
+/* The destination runs the VM once the migration is through (it may
+ * still be activating when the source reports completion). */
+static bool wait_running(struct conn *c, int timeout_ms)
+{
+	double end = mono() + timeout_ms / 1000.0;
+
+	do {
+		json_t *rep = command(c, json_pack("{s:s}", "execute", "status"), NULL, NULL);
+		const char *st = json_string_value(json_object_get(json_object_get(rep, "return"), "state"));
+		bool running = st && strcmp(st, "running") == 0;
+		json_decref(rep);
+		if (running)
+			return true;
+		struct timespec ts = { 0, 20000000 };
+		nanosleep(&ts, NULL);
+	} while (mono() < end);
+	return false;
+}
+
+static int do_migrate(const char *vm, struct conn *c, json_t *args, struct mig_watch *w, const struct mig_method *mm)
+{
+	bool bonding = strcmp(mm->method, "bonding") == 0;
+	json_t *phases = json_object(), *final = NULL;
+	const char *error = NULL;
+	char why[600];
+	double t0 = mono(), t;
+	int ok = 0;
+
+	if (bonding) {
+		/* 1. The source's guest releases its VF: traffic moves to
+		 * virtio-net, the VF is detached. */
+		t = mono();
+		json_t *del = json_pack("{s:I}", "timeout-ms", (json_int_t)mm->hp_timeout_ms);
+		json_t *rep = hotplug_command(c, "device-del", del);
+		json_t *r = json_object_get(rep, "return");
+		if (!r) {
+			snprintf(why, sizeof(why), "unplug on the source: %s", error_desc(rep));
+			error = why;
+			json_decref(rep);
+			goto report;
+		}
+		json_object_set_new(phases, "unplug-ms", json_real(ms_since(t)));
+		json_object_set_new(phases, "unplug-guest-ack-ms", json_real(num(r, "ack-ms")));
+		json_object_set_new(phases, "vf", json_string(json_string_value(json_object_get(r, "id")) ?: "vf0"));
+		json_decref(rep);
+		if (!w->json)
+			fprintf(stderr, "compsc: bonding: the source's VF is unplugged (%.1f ms)\n",
+				num(phases, "unplug-ms"));
 	}
-	const char *st = json_string_value(json_object_get(w.final, "status"));
-	bool unknown = strcmp(st, "outcome-unknown") == 0;
-	if (w.json) {
-		char *t = json_dumps(w.final, JSON_INDENT(2));
-		printf("%s\n", t);
-		free(t);
+	/* 2. The migration itself (virtio-net carries the traffic). */
+	t = mono();
+	final = run_migrate(c, args, w);
+	json_object_set_new(phases, "migrate-ms", json_real(ms_since(t)));
+	if (!completed(final)) {
+		error = "the migration did not complete";
+		goto report;
+	}
+	if (bonding) {
+		/* 3. The destination's VF is plugged; 4. the guest's bond takes
+		 * it and fails back (its acknowledgement). */
+		static struct conn dc;
+		bool eof;
+		if (conn_open(&dc, mm->dest_api) < 0) {
+			error = "cannot reach the destination's control socket";
+			goto report;
+		}
+		json_t *g = conn_next(&dc, 5000, &eof);
+		if (!g || !json_object_get(g, "greeting")) {
+			json_decref(g);
+			error = "the destination's control socket sent no greeting";
+			goto report;
+		}
+		json_decref(g);
+		t = mono();
+		if (!wait_running(&dc, 10000)) {
+			error = "the destination VM is not running 10 s after the migration";
+			goto report;
+		}
+		json_object_set_new(phases, "activation-wait-ms", json_real(ms_since(t)));
+		json_t *add = json_pack("{s:s,s:s,s:I}", "path", mm->dest_vf, "id",
+					json_string_value(json_object_get(phases, "vf")), "timeout-ms",
+					(json_int_t)mm->hp_timeout_ms);
+		t = mono();
+		json_t *rep = hotplug_command(&dc, "device-add", add);
+		json_t *r = json_object_get(rep, "return");
+		if (!r) {
+			snprintf(why, sizeof(why), "plug on the destination: %s", error_desc(rep));
+			error = why;
+			json_decref(rep);
+			goto report;
+		}
+		double all = ms_since(t);
+		json_object_set_new(phases, "plug-ms", json_real(num(r, "attach-ms")));
+		json_object_set_new(phases, "failback-ms", json_real(all - num(r, "attach-ms")));
+		json_object_set_new(phases, "failback-guest-ack-ms", json_real(num(r, "ack-ms")));
+		json_decref(rep);
+		close(dc.fd);
+	}
+	ok = 1;
+report:
+	json_object_set_new(phases, "total-ms", json_real(ms_since(t0)));
+	if (!final)
+		final = json_object();
+	json_object_set_new(final, "method", json_string(mm->method));
+	json_object_set(final, "phases", phases);
+	if (error)
+		json_object_set_new(final, "method-error", json_string(error));
+	bool unknown = strcmp(json_string_value(json_object_get(final, "status")) ?: "", "outcome-unknown") == 0;
+	if (w->json) {
+		print_json(final);
 	} else if (unknown) {
-		report_unknown(vm, w.final);
+		report_unknown(vm, final);
 	} else {
-		report(w.final);
+		if (json_object_get(final, "status"))
+			report(final);
+		printf("  method          %s\n", mm->method);
+		if (bonding) {
+			static const char *const keys[][2] = {
+				{ "unplug-ms", "1. unplug the VF on the source" },
+				{ "unplug-guest-ack-ms", "   of which the guest's failover" },
+				{ "migrate-ms", "2. migrate (virtio-net)" },
+				{ "activation-wait-ms", "   destination running" },
+				{ "plug-ms", "3. plug the destination's VF" },
+				{ "failback-ms", "4. fail back (guest probe)" },
+				{ "total-ms", "total" },
+			};
+			printf("  phases:\n");
+			for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+				if (json_object_get(phases, keys[i][0]))
+					printf("    %-34s %10.1f ms\n", keys[i][1], num(phases, keys[i][0]));
+		}
+		if (error)
+			fprintf(stderr, "compsc: migrate --method %s: %s\n", mm->method, error);
 	}
 	if (unknown)
 		fprintf(stderr, "compsc: migrate: outcome unknown: resolve it with compsc migrate-resolve %s "
 			"resume-here|destination-running\n", vm);
-	int ret = strcmp(st, "completed") == 0 ? 0 : unknown ? 3 : 1;
-	json_decref(w.final);
-	return ret;
+	json_decref(phases);
+	json_decref(final);
+	return ok ? 0 : unknown ? 3 : 1;
 }
 
 /* migrate-resolve's one argument, checked before anything connects. */
@@ -424,7 +632,59 @@ static int do_resolve(struct conn *c, const char *outcome)
 	return 0;
 }
 
-static bool json_json;	/* status --json */
+/* device-del / device-add: their options, the command, one line. */
+static int do_hotplug(struct conn *c, const char *cmd, int argc, char **argv)
+{
+	json_t *args = json_object();
+	bool as_json = false;
+
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--json") == 0) {
+			as_json = true;
+			continue;
+		}
+		if (strcmp(a, "--id") && strcmp(a, "--timeout-ms") && (strcmp(a, "--path") || cmd[7] != 'a')) {
+			json_decref(args);
+			return usage_error("unknown option '%s'", a);
+		}
+		if (i + 1 >= argc) {
+			json_decref(args);
+			return usage_error("option %s needs a value", a);
+		}
+		const char *v = argv[++i];
+		if (strcmp(a, "--timeout-ms") == 0) {
+			char *end;
+			long long n = strtoll(v, &end, 10);
+			if (*end || end == v || n <= 0) {
+				json_decref(args);
+				return usage_error("'%s' is not a number of milliseconds", v);
+			}
+			json_object_set_new(args, "timeout-ms", json_integer(n));
+		} else {
+			json_object_set_new(args, a + 2, json_string(v));
+		}
+	}
+	if (!c)
+		return 0;	/* options checked */
+	json_t *rep = hotplug_command(c, cmd, args);
+	json_t *r = json_object_get(rep, "return");
+	if (!r) {
+		/* The VMM's message names the command already. */
+		fprintf(stderr, "compsc: %s\n", error_desc(rep));
+		json_decref(rep);
+		return 1;
+	}
+	if (as_json)
+		print_json(r);
+	else
+		printf("%s %s: the guest acknowledged after %.1f ms; %s %.1f ms; %.1f ms in all\n",
+		       json_string_value(json_object_get(r, "id")) ?: "?", cmd[7] == 'a' ? "added" : "removed",
+		       num(r, "ack-ms"), cmd[7] == 'a' ? "attached in" : "detached in", num(r, "attach-ms"),
+		       num(r, "total-ms"));
+	json_decref(rep);
+	return 0;
+}
 
 /* One screen a person reads; --json gives the control socket's answer. */
 static void print_status(const char *vm, json_t *r)
@@ -481,8 +741,12 @@ int main(int argc, char **argv)
 	const char *vm = argv[2];
 	json_t *mig_args = json_object();
 	struct mig_watch mig_w = { .tty = isatty(2) };
+	struct mig_method mm = { .method = "compsc", .hp_timeout_ms = 5000 };
+	bool hotplug = strncmp(cmd, "device-", 7) == 0;
 	int ret;
-	if (strcmp(cmd, "migrate") == 0 && (ret = parse_migrate_args(argc - 3, argv + 3, mig_args, &mig_w)))
+	if (strcmp(cmd, "migrate") == 0 && (ret = parse_migrate_args(argc - 3, argv + 3, mig_args, &mig_w, &mm)))
+		return ret;
+	if (hotplug && (ret = do_hotplug(NULL, cmd, argc - 3, argv + 3)))
 		return ret;
 	if (strcmp(cmd, "migrate-resolve") == 0 && (ret = parse_resolve_args(argc - 3, argv + 3)))
 		return ret;
@@ -494,8 +758,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	json_decref(greeting);
-	if (strcmp(cmd, "migrate") == 0)
-		return do_migrate(vm, &c, mig_args, &mig_w);
+	if (strcmp(cmd, "migrate") == 0) {
+		ret = do_migrate(vm, &c, mig_args, &mig_w, &mm);
+		json_decref(mig_args);
+		return ret;
+	}
+	if (hotplug)
+		return do_hotplug(&c, cmd, argc - 3, argv + 3);
 	if (strcmp(cmd, "migrate-resolve") == 0)
 		return do_resolve(&c, argv[3]);
 	if (argc == 4 && strcmp(cmd, "status") == 0 && strcmp(argv[3], "--json") == 0)

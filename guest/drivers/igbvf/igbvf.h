@@ -174,6 +174,10 @@ extern const struct igbvf_mbx_ops igbvf_mbx_ops_82576;
  * (unless compsc=off), resets the VF (op set INIT), learns its MAC from
  * the PF. Returns 0 or -errno. */
 int igbvf_probe(struct igbvf_adapter *a, unsigned instance);
+/* Probe of a hot-plugged VF in the slot a was probed in before (after
+ * igbvf_down and the device's removal): as igbvf_probe, keeping the rings'
+ * memory. */
+int igbvf_probe_again(struct igbvf_adapter *a);
 /* Op set UP: rings (fresh: frames still queued from before a down are
  * dropped, as Linux igbvf does), interrupts, queues on. -EBUSY if up. */
 int igbvf_up(struct igbvf_adapter *a, bool irq_mode);

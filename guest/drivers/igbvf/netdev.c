@@ -62,6 +62,22 @@ int igbvf_probe(struct igbvf_adapter *a, unsigned instance)
 	return igbvf_opset_end(a, CSC_OP_INIT, ret);
 }
 
+int igbvf_probe_again(struct igbvf_adapter *a)
+{
+	/* The rings' memory is the driver's, not the device's: a hot-plugged
+	 * VF gets the same (the heap never frees). */
+	struct igbvf_ring rx = a->rx, tx = a->tx;
+	int ret = igbvf_probe(a, a->instance);
+
+	a->rx.desc = rx.desc;
+	a->rx.buffers = rx.buffers;
+	a->rx.count = rx.count;
+	a->tx.desc = tx.desc;
+	a->tx.buffers = tx.buffers;
+	a->tx.count = tx.count;
+	return ret;
+}
+
 int igbvf_reset(struct igbvf_adapter *a)
 {
 	int ret = igbvf_opset_begin(a, CSC_OP_INIT);

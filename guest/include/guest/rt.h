@@ -38,6 +38,12 @@ void platform_arm_test_irq(uint32_t delay_ms);
 void platform_wake_at_us(uint64_t deadline_us);
 /* 0 after boot, +1 each time the VM was live-migrated to a new host. */
 uint32_t platform_migration_generation(void);
+/* The hot-plug controller (common/platform_regs.h): the pending request
+ * (0 none), its acknowledgement, and the bitmask of VF slots with a
+ * device attached. */
+uint32_t platform_hotplug_request(void);
+void platform_hotplug_ack(uint32_t req);
+uint32_t platform_hotplug_present(void);
 
 /* Command line: "key=value key2 ..." tokens. cmdline_get copies the value
  * of key into buf (NUL-terminated) and returns true if the key is present
