@@ -8,10 +8,10 @@ experiments), and by the short tests that keep both working. The methods:
   pv          virtio-net only (the para-virtual baseline)
   compsc      the VF, its driver using CompSC
   compsc-off  the VF, CompSC off in the driver (the negative control)
-  bonding     VF + virtio-net bonded active-backup in the guest; the
-              orchestrator unplugs the VF, migrates, plugs the
-              destination's VF (needs compsc-vmm's hot-plug; see
-              METHODS[...]["available"])
+  bonding     VF + virtio-net bonded active-backup in the guest (bond=1);
+              the orchestrator (compsc migrate --method bonding) unplugs
+              the VF, migrates, plugs the destination's VF (started with
+              --vf-unplugged) and waits for the fail-back
 
 Clocks: the VMMs' report times are CLOCK_MONOTONIC of this machine, as is
 time.monotonic(); iperf's interval times are relative to its own start,
@@ -32,7 +32,7 @@ os.environ.setdefault("COMPSC_VMM", os.path.join(BUILD, "vmm", "compsc-vmm"))
 os.environ.setdefault("COMPSC_GUEST", os.path.join(BUILD, "guest", "compsc-guest.elf"))
 os.environ.setdefault("COMPSC_NIC", os.path.join(BUILD, "nic", "compsc-nic"))
 os.environ.setdefault("COMPSC_PEER", os.path.join(BUILD, "tools", "peer", "compsc-peer"))
-COMPSC = os.path.join(BUILD, "tools", "compsc")
+COMPSC = os.environ.get("COMPSC_CLI") or os.path.join(BUILD, "tools", "compsc")
 
 from harness import accel_problem  # noqa: E402
 from netbed import PEER_TOOL, HostNic, Testbed, Vm, root_problem  # noqa: E402,F401
@@ -115,8 +115,12 @@ class Bed:
         if incoming:
             extra += ["--incoming", incoming]
         args = " ".join(a for a in (guest_args, m["guest"]) if a) if not incoming else ""
-        vm = Vm(self.bed, args, host=host, tap="tap0" if m["tap"] else None,
-                vf=self.nic[host].vf(0) if m["vf"] else None, extra=extra)
+        vf = self.nic[host].vf(0) if m["vf"] else None
+        if vf and incoming and method == "bonding":
+            # The orchestrator plugs it after the migration (device-add).
+            extra += ["--vf-unplugged", vf]
+            vf = None
+        vm = Vm(self.bed, args, host=host, tap="tap0" if m["tap"] else None, vf=vf, extra=extra)
         vm.api = api
         return vm
 
@@ -238,7 +242,10 @@ def run_migration(bed, method, load="udp", secs=8.0, at=3.0, rate=2000, mem=None
         out["restore_us"] = guest_value(dst, r"compsc: restored in (\d+) us", int)
         out["downtime_ms"] = rep.get("downtime-ms")
         out["total_ms"] = rep.get("total-time-ms")
-        out["service_downtime_ms"] = echo.get("longest_gap_ms")
+        # The peer's buckets end at its last echo: a stream that never came
+        # back after the migration has none in its last second.
+        out["recovered"] = any(b["packets"] for b in echo.get("buckets", []) if b["t_ms"] >= (secs - 1) * 1000)
+        out["service_downtime_ms"] = echo.get("longest_gap_ms") if out["recovered"] else None
         out["missed"] = echo.get("missed")
         out["duplicated"] = echo.get("duplicated")
         out["dst_log"] = dst.text()
