@@ -99,6 +99,14 @@ static const struct subcommand {
 	  "  destination-running  it does: the source VMM lets go of the VM and exits\n"
 	  "  resume-here          it does not, and never will (its VMM is gone or stopped):\n"
 	  "                       the VM resumes here, its devices (a VF) working again\n" },
+	{ "bench", "compsc bench paper [--quick] [--only N,M] [--out DIR]",
+	  "Runs the paper's experiments (bench/paper.py: throughput over time, downtime,\n"
+	  "missed and duplicated packets, overhead, scaling) for every method on a private\n"
+	  "test bed (root), and writes a CSV, a PNG plot and a markdown table per experiment.\n"
+	  "  --quick              a few seconds of each\n"
+	  "  --only N,M           these experiments only (1..5)\n"
+	  "  --out DIR            where the results go (default: bench/results of the source tree)\n"
+	  "The accelerator is $COMPSC_ACCEL's (default auto).\n" },
 	{ "quit", "compsc quit VM", "Stops the VM (its console is flushed, devices detached).\n" },
 };
 
@@ -686,6 +694,47 @@ static int do_hotplug(struct conn *c, const char *cmd, int argc, char **argv)
 	return 0;
 }
 
+/* compsc bench paper: the experiments script of the source tree this
+ * program was built from, against this build; it prints its own tables. */
+static int do_bench(int argc, char **argv)
+{
+	if (argc < 1 || strcmp(argv[0], "paper"))
+		return usage_error("%s", "the one benchmark is 'paper'");
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--quick") == 0) {
+			setenv("COMPSC_PAPER_QUICK", "1", 1);
+		} else if ((strcmp(a, "--only") == 0 || strcmp(a, "--out") == 0) && i + 1 < argc) {
+			const char *v = argv[++i];
+			if (a[2] == 'o' && a[3] == 'n' && strspn(v, "12345,") != strlen(v))
+				return usage_error("--only takes experiment numbers 1..5, e.g. 1,3: not '%s'", v);
+			setenv(a[3] == 'n' ? "COMPSC_PAPER_ONLY" : "COMPSC_RESULTS_DIR", v, 1);
+		} else {
+			return usage_error("unknown option or missing value: '%s'", a);
+		}
+	}
+	setenv("COMPSC_BUILD", CSC_BUILD_ROOT, 0);
+	if (!getenv("COMPSC_MIGRATION_TOKEN")) {
+		/* The VMMs it starts share a one-time secret. */
+		unsigned char r[16];
+		char hex[33];
+		FILE *u = fopen("/dev/urandom", "rb");
+		if (!u || fread(r, 1, sizeof(r), u) != sizeof(r)) {
+			fprintf(stderr, "compsc: bench: cannot read /dev/urandom\n");
+			if (u)
+				fclose(u);
+			return 1;
+		}
+		fclose(u);
+		for (int i = 0; i < 16; i++)
+			sprintf(hex + 2 * i, "%02x", r[i]);
+		setenv("COMPSC_MIGRATION_TOKEN", hex, 1);
+	}
+	execlp("python3", "python3", CSC_SOURCE_ROOT "/bench/paper.py", (char *)NULL);
+	fprintf(stderr, "compsc: bench: cannot run python3 %s/bench/paper.py: %s\n", CSC_SOURCE_ROOT, strerror(errno));
+	return 1;
+}
+
 /* One screen a person reads; --json gives the control socket's answer. */
 static void print_status(const char *vm, json_t *r)
 {
@@ -736,6 +785,8 @@ int main(int argc, char **argv)
 			return 0;
 		}
 	}
+	if (strcmp(cmd, "bench") == 0)
+		return do_bench(argc - 2, argv + 2);
 	if (argc < 3 || argv[2][0] == '-')
 		return usage_error("%s", "the VM's control socket path comes first");
 	const char *vm = argv[2];
