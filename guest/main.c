@@ -15,6 +15,7 @@ static const struct guest_app apps[] = {
 	{ "spin", "run forever (report-ms=N prints a heartbeat)", app_spin },
 	{ "memcheck", "fill memory, verify it after each migration (size=MiB)", app_memcheck },
 	{ "dirty", "dirty memory at rate=PAGES_PER_SEC, verify after migration", app_dirty },
+	{ "hostile", "attack the VF, its DMA, mailbox and the CompSC area (steps=LIST)", app_hostile },
 	{ "compute", "a long register-only computation (steps=N): same result however it was moved", app_compute },
 };
 

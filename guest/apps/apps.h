@@ -19,5 +19,6 @@ int app_regbench(void);
 int app_memcheck(void);
 int app_dirty(void);
 int app_compute(void);
+int app_hostile(void);
 
 #endif
