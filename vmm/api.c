@@ -205,12 +205,12 @@ static bool arg_u64(json_t *args, const char *key, uint64_t *out, bool size_ok, 
 static void cmd_migrate(struct api *api, struct api_client *c, json_t *id, json_t *args)
 {
 	static const char *const known[] = { "uri", "downtime-ms", "bandwidth", "max-rounds", "max-precopy-ms",
-					     "timeout-ms", "stall-stage", "stall-ms" };
+					     "timeout-ms", "stall-stage", "stall-ms", "stall-round" };
 	struct mig_params p;
 	char err[300];
 	const char *key;
 	json_t *v;
-	uint64_t rounds, stall_ms = 0;
+	uint64_t rounds, stall_ms = 0, stall_round = 0;
 
 	mig_params_default(&p);
 	rounds = p.max_rounds;
@@ -233,12 +233,14 @@ static void cmd_migrate(struct api *api, struct api_client *c, json_t *id, json_
 	    !arg_u64(args, "max-rounds", &rounds, false, err, sizeof(err)) ||
 	    !arg_u64(args, "max-precopy-ms", &p.max_precopy_ms, false, err, sizeof(err)) ||
 	    !arg_u64(args, "timeout-ms", &p.timeout_ms, false, err, sizeof(err)) ||
-	    !arg_u64(args, "stall-ms", &stall_ms, false, err, sizeof(err)))
+	    !arg_u64(args, "stall-ms", &stall_ms, false, err, sizeof(err)) ||
+	    !arg_u64(args, "stall-round", &stall_round, false, err, sizeof(err)))
 		return reply_error(api, c, id, "GenericError", err);
 	/* The limits are mig_params_check()'s (mig_start_outgoing runs it);
 	 * a value too large for its field is saturated so it fails there. */
 	p.max_rounds = rounds > UINT32_MAX ? UINT32_MAX : (uint32_t)rounds;
 	p.stall_ms = stall_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)stall_ms;
+	p.stall_round = stall_round > UINT32_MAX ? UINT32_MAX : (uint32_t)stall_round;
 	v = json_object_get(args, "stall-stage");
 	if (v) {
 		int s = json_is_string(v) ? mig_stage_parse(json_string_value(v)) : -1;

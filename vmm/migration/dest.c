@@ -38,6 +38,8 @@ enum dst_test_fault {
 	DST_FAULT_DIE_AFTER_COMMIT,	/* SIGKILL the moment COMMIT is in: the VM never runs */
 	DST_FAULT_REFUSE_AFTER_COMMIT,	/* answer COMMIT with ERROR, do not run the VM */
 	DST_FAULT_DROP_ACTIVATED,	/* run the VM, cut the connection instead of ACTIVATED */
+	DST_FAULT_DELAY_ACTIVATED,	/* run the VM, hold ACTIVATED 1.5 s: a window for faults
+					 * in the confirm stage (bench/faults.py) */
 };
 
 static enum dst_test_fault read_test_fault(void)
@@ -46,13 +48,14 @@ static enum dst_test_fault read_test_fault(void)
 		[DST_FAULT_DIE_AFTER_COMMIT] = "die-after-commit",
 		[DST_FAULT_REFUSE_AFTER_COMMIT] = "refuse-after-commit",
 		[DST_FAULT_DROP_ACTIVATED] = "drop-activated",
+		[DST_FAULT_DELAY_ACTIVATED] = "delay-activated",
 	};
 	const char *v = getenv("COMPSC_TEST_FAULT");
 
 	if (!v || !v[0])
 		return DST_FAULT_NONE;
 #ifdef CSC_TEST_FAULTS
-	for (int i = DST_FAULT_DIE_AFTER_COMMIT; i <= DST_FAULT_DROP_ACTIVATED; i++) {
+	for (int i = DST_FAULT_DIE_AFTER_COMMIT; i <= DST_FAULT_DELAY_ACTIVATED; i++) {
 		if (strcmp(v, names[i]) == 0) {
 			log_warn("migration: failure injection: COMPSC_TEST_FAULT=%s", v);
 			return (enum dst_test_fault)i;
@@ -469,6 +472,11 @@ void mig_dest_activate(struct migration *m)
 	mig_put64(act + 8, m->p.load_ns);
 	mig_put64(act + 16, 0);
 	mig_set_sock_timeouts(m->sock, 1000);
+	if (m->test_fault == DST_FAULT_DELAY_ACTIVATED) {
+		log_warn("migration: failure injection: the VM runs, ACTIVATED waits 1.5 s");
+		struct timespec ts = { 1, 500000000 };
+		nanosleep(&ts, NULL);
+	}
 	if (m->test_fault == DST_FAULT_DROP_ACTIVATED) {
 		log_warn("migration: failure injection: the VM runs, the connection is cut instead of ACTIVATED");
 		shutdown(m->sock, SHUT_RDWR);

@@ -82,9 +82,11 @@ struct mig_params {
 	uint64_t max_precopy_ms;	/* default 60000 */
 	uint64_t timeout_ms;	/* per network wait (default 5000) */
 	/* Failure injection for tests: sleep stall_ms at the start of
-	 * stall_stage (cancellable). */
+	 * stall_stage (cancellable); in pre-copy, at the start of round
+	 * stall_round. */
 	enum mig_stage stall_stage;
 	uint32_t stall_ms;
+	uint32_t stall_round;
 };
 void mig_params_default(struct mig_params *p);
 

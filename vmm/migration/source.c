@@ -244,7 +244,7 @@ static int src_precopy(struct migration *m, struct mig_round *next)
 	int ret;
 
 	mig_set_stage(m, MIG_STAGE_PRECOPY);
-	if ((ret = mig_stall(m, MIG_STAGE_PRECOPY)) < 0)
+	if (m->params.stall_round == 0 && (ret = mig_stall(m, MIG_STAGE_PRECOPY)) < 0)
 		return ret;
 	char err[300];
 	if ((ret = set_dirty_logging(m, true, err, sizeof(err))) < 0)
@@ -295,6 +295,8 @@ static int src_precopy(struct migration *m, struct mig_round *next)
 			return 0;
 		}
 		st = (struct mig_round){ .round = st.round + 1 };
+		if (st.round == m->params.stall_round && (ret = mig_stall(m, MIG_STAGE_PRECOPY)) < 0)
+			return ret;
 		t0 = now_ns();
 		m->round_left = (uint64_t)dirty;
 		if ((ret = mig_ram_send_round_marker(m, st.round)) < 0)
