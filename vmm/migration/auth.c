@@ -114,7 +114,7 @@ int mig_auth_source(struct migration *m)
 		return mig_fail(m, -EIO, "HMAC failed");
 	if (CRYPTO_memcmp(mac, ack.mac, MIG_MAC_LEN) != 0)
 		return mig_fail(m, -EACCES, "authentication failed: the destination's HELLO_ACK does not verify "
-			    "(it does not know the migration token, or the reply was altered on the way)");
+			    "(the two sides do not share the migration token, or the reply was altered on the way)");
 	if (ack.v.status < 0)
 		return mig_fail(m, ack.v.status, "the destination refused: %s", ack.v.reason);
 	if (compute_mac(m->token, LABEL_SOURCE, h.nonce, ack.nonce, h.flags, NULL, 0, mac) < 0)
