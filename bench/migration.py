@@ -13,7 +13,7 @@ same run:
 Round 0 ends when the destination has the pages in guest memory (SYNC),
 not when the source's last send returned. Then, for the idle guests, the
 total time per GiB of guest RAM (linear growth = a constant). Last, the
-cost of encryption: the same VM (512 MiB, 256 MiB of it filled) migrated
+cost of encryption: the same VM (1 GiB, 384 MiB of it filled) migrated
 with the stream sealed (AES-256-GCM, the default) and with
 --insecure-plaintext on both sides, in the same run, alternately, three
 times each; the best of each and their ratio. Prints tables. Run by `make
@@ -107,7 +107,7 @@ def encryption_cost():
     with tmpdir() as tmp:
         for rep in range(3):
             for mode, extra in (("encrypted", None), ("plaintext", ["--insecure-plaintext"])):
-                fin, diag = one(tmp, f"enc{rep}-{mode}", "512M", "app=memcheck size=256 report-ms=5000", 256,
+                fin, diag = one(tmp, f"enc{rep}-{mode}", "1G", "app=memcheck size=384 report-ms=5000", 384,
                                 extra)
                 if not fin:
                     print(f"encryption {mode}: FAILED\n{diag}", file=sys.stderr)
@@ -116,8 +116,8 @@ def encryption_cost():
                 r0 = fin["rounds"][0]
                 runs[mode].append((fin["total-time-ms"], r0["bytes"] / (r0["ms"] / 1000) if r0["ms"] else 0,
                                    fin["transferred-bytes"], fin.get("downtime-ms", 0)))
-    print(f"bench migration encryption [{os.environ.get('COMPSC_ACCEL') or 'auto'}]: the same VM (512 MiB, "
-          f"memcheck 256 MiB) migrated sealed (AES-256-GCM, default) and with --insecure-plaintext, "
+    print(f"bench migration encryption [{os.environ.get('COMPSC_ACCEL') or 'auto'}]: the same VM (1 GiB, "
+          f"memcheck 384 MiB) migrated sealed (AES-256-GCM, default) and with --insecure-plaintext, "
           f"alternately, best of {len(runs['encrypted'])} and {len(runs['plaintext'])}")
     print(f"{'stream':<10} {'total ms':>9} {'round0 MiB/s':>12} {'sent MiB':>9} {'downtime ms':>11}")
     best = {}
