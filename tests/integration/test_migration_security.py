@@ -29,7 +29,9 @@ MITM = ["MITM flips a byte in a RAM record (CRC fixed up): refused, source runs,
         "MITM replays a RAM record (END fixed up): refused, source runs, no copy at the destination",
         "MITM forges COMMIT and holds back READY: refused, source runs, no copy at the destination",
         "MITM forges a refusal in HELLO_ACK: the source sees a bad MAC, not the forged reason; "
-        "source runs, the destination keeps listening"]
+        "source runs, the destination keeps listening",
+        "MITM forges READY and swallows the real answer and COMMIT (the VM would be lost): refused, "
+        "source runs, no copy at the destination"]
 WIRE = ["encrypted (default): migration completes, no guest memory pattern on the wire",
         "--insecure-plaintext on both sides: migration completes, the guest memory pattern is on the wire",
         "HELLO says nothing about the VM (24 bytes: nonce, page size, flags; no CPUID before AUTH)",
@@ -110,6 +112,18 @@ def forge_commit(px, rec):
     return [rec.raw]
 
 
+def forge_ready(px, rec):
+    """A READY the destination never sent, as soon as END has passed; the
+    destination's own answer and the source's COMMIT never arrive. Believed,
+    the source lets go and the destination never runs the VM: lost."""
+    if rec.direction == S2D and rec.type == REC["END"]:
+        px.state["forged"] = True
+        px.send(D2S, forged(REC["READY"], struct.pack("<iI", 0, 0), rec.sealed))
+    elif px.state.get("forged") and rec.type in (REC["READY"], REC["COMMIT"]):
+        return []
+    return [rec.raw]
+
+
 def forge_refusal(px, rec):
     if rec.direction == D2S and rec.type == REC["HELLO_ACK"]:
         reason = b"forged refusal"
@@ -184,6 +198,9 @@ with tmpdir() as tmp:
         return ok, f"source status {st} destination {dst}"
     ok, d = migrate_through(tmp, "mitm-ack", forge_refusal, check=refusal_check)
     t.ok(ok, MITM[4], d)
+    ok, d = migrate_through(tmp, "mitm-ready", forge_ready, migrate={"timeout-ms": 1500},
+                            check=refused_at_destination(sealed))
+    t.ok(ok, MITM[5], d)
 
     # ---- what the wire carries ----
     def completed(want_secret):
