@@ -1,8 +1,8 @@
 /* The destination's stages, run on the migration thread (--incoming):
  * accept connections until one authenticates as a source (auth.c; the
  * others are dropped, the listening socket closes behind the one), check
- * and reserve (RAM size,
- * vCPUs, accelerator, CPU features, devices; guest RAM allocated), then
+ * and reserve (RAM size, vCPUs, accelerator, CPU features, devices; guest
+ * RAM allocated), then
  * receive records until END, each checked against the stages it may
  * arrive in (rx_rules), load everything at commitment and say READY; the
  * main thread activates the VM after COMMIT (mig_dest_activate).
@@ -316,6 +316,10 @@ static int accept_until(struct migration *m, uint64_t deadline_ns)
 			uint64_t left = (deadline_ns - now + 999999) / 1000000;
 			wait_ms = left > 60000 ? 60000 : (int)left;
 		}
+		/* Non-blocking: a peer that resets between poll and accept
+		 * must not leave this thread in accept past the deadline
+		 * (the accepted socket does not inherit it). */
+		fcntl(m->listen_fd, F_SETFL, fcntl(m->listen_fd, F_GETFL) | O_NONBLOCK);
 		struct pollfd pfd = { .fd = m->listen_fd, .events = POLLIN };
 		int n = poll(&pfd, 1, wait_ms);
 		if (atomic_load(&m->cancel))
@@ -329,7 +333,7 @@ static int accept_until(struct migration *m, uint64_t deadline_ns)
 		int fd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd >= 0)
 			return fd;
-		if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN)
+		if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN && errno != EWOULDBLOCK)
 			return -errno;
 	}
 }
