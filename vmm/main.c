@@ -63,6 +63,16 @@ static void usage(FILE *out)
 		"                       PATH (not readable by group or others); else taken from\n"
 		"                       $COMPSC_MIGRATION_TOKEN. No default: without a secret the\n"
 		"                       VMM neither migrates nor accepts --incoming\n"
+		"  --insecure-plaintext migration records after the handshake carry a CRC only,\n"
+		"                       not AES-256-GCM: anyone on the path can read guest memory\n"
+		"                       and alter the stream. For measuring the raw path; both\n"
+		"                       VMMs of a migration must have it, or neither\n"
+		"  --migration-handshake-ms MS\n"
+		"                       --incoming: a connection that has not authenticated this\n"
+		"                       long after it was accepted is dropped (default 5000)\n"
+		"  --incoming-timeout-ms MS\n"
+		"                       --incoming: exit 4 unless a source has authenticated this\n"
+		"                       long after the start (default 600000; 0 = no limit)\n"
 		"  --test-device VALUE  add the migration test device (docs/migration-stream.md)\n"
 		"  --help               this text\n"
 		"\n"
@@ -72,10 +82,26 @@ static void usage(FILE *out)
 		"4 incoming migration failed; 128 + N stopped by signal N (SIGINT, SIGTERM).\n");
 }
 
+/* A decimal number of milliseconds in [min, max]. */
+static bool parse_ms(const char *text, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+
+	if (!text || text[0] < '0' || text[0] > '9')
+		return false;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	enum { OPT_GUEST = 256, OPT_MEM, OPT_CMDLINE, OPT_PREFIX, OPT_LOG, OPT_TIMING, OPT_HELP, OPT_VF, OPT_VIRTIO_NET,
-	       OPT_API, OPT_INCOMING, OPT_TOKEN, OPT_TESTDEV, OPT_ACCEL, OPT_TOKEN_FILE, OPT_VF_UNPLUGGED };
+	       OPT_API, OPT_INCOMING, OPT_TOKEN, OPT_TESTDEV, OPT_ACCEL, OPT_TOKEN_FILE, OPT_VF_UNPLUGGED,
+	       OPT_PLAINTEXT, OPT_HANDSHAKE_MS, OPT_INCOMING_TIMEOUT_MS };
 	static const struct option longopts[] = {
 		{ "guest", required_argument, NULL, OPT_GUEST },
 		{ "mem", required_argument, NULL, OPT_MEM },
@@ -93,6 +119,9 @@ int main(int argc, char **argv)
 		{ "migration-token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "test-device", required_argument, NULL, OPT_TESTDEV },
 		{ "accel", required_argument, NULL, OPT_ACCEL },
+		{ "insecure-plaintext", no_argument, NULL, OPT_PLAINTEXT },
+		{ "migration-handshake-ms", required_argument, NULL, OPT_HANDSHAKE_MS },
+		{ "incoming-timeout-ms", required_argument, NULL, OPT_INCOMING_TIMEOUT_MS },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *guest = NULL, *cmdline = "", *prefix = "";
@@ -105,12 +134,14 @@ int main(int argc, char **argv)
 	bool testdev = false;
 	const char *accel_name = getenv("COMPSC_ACCEL");
 	uint64_t testdev_val = 0;
+	struct mig_options mig_opts;
 	char err[512];
 	int opt, ret;
 	struct virtio_net_opts vnet_opts[VIRTIO_NET_MAX_DEVICES];
 	unsigned n_vnet = 0;
 
 	log_init("compsc-vmm", LOG_WARN);
+	mig_options_default(&mig_opts);
 	/* A device process that goes away must not take the VMM with it. */
 	signal(SIGPIPE, SIG_IGN);
 	/* SIGINT/SIGTERM are taken by the event loop (vm_run): blocked here,
@@ -191,6 +222,17 @@ int main(int argc, char **argv)
 			if (!accel_name_valid(accel_name))
 				return cli_usage_error("--accel: '%s' is not kvm, proc or auto", optarg);
 			break;
+		case OPT_PLAINTEXT:
+			mig_opts.insecure_plaintext = true;
+			break;
+		case OPT_HANDSHAKE_MS:
+			if (!parse_ms(optarg, 100, 600000, &mig_opts.handshake_ms))
+				return cli_usage_error("--migration-handshake-ms: '%s' is not 100..600000", optarg);
+			break;
+		case OPT_INCOMING_TIMEOUT_MS:
+			if (!parse_ms(optarg, 0, 86400000, &mig_opts.incoming_timeout_ms))
+				return cli_usage_error("--incoming-timeout-ms: '%s' is not 0..86400000", optarg);
+			break;
 		case OPT_TESTDEV:
 			if (parse_size(optarg, &testdev_val) < 0 || testdev_val > UINT32_MAX)
 				return cli_usage_error("--test-device: '%s' is not a 32-bit number", optarg);
@@ -266,7 +308,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "compsc-vmm: %s\n", err);
 		goto out;
 	}
-	if (mig_init(vm, token,
+	if (mig_init(vm, token, &mig_opts,
 		     &(struct mig_hooks){ .changed = api_migration_changed, .opaque = NULL }) < 0) {
 		log_error("migration: cannot initialise");
 		goto out;

@@ -18,16 +18,26 @@
  * Checked after each input: guest RAM is still exactly ram_size bytes (no
  * write landed past it) and every failure left a printable reason.
  *
+ * The destination runs with --insecure-plaintext unless the input asks
+ * for sealed records (config bit 4): then the harness seals every record
+ * after AUTH with the session key a real source would derive, so the
+ * parsers behind the AES-GCM layer are reached either way, and the
+ * opening of sealed records is fuzzed too.
+ *
  * Input: u8 config
- *   bit 0: raw: the rest is the byte stream as is (framing, CRCs)
+ *   bit 0: raw: the rest is the byte stream as is (framing, CRCs;
+ *          plaintext destination)
  *   bit 1: the destination's CPU lacks every feature (else has all)
  *   bit 2: two vCPUs (else one)
  *   bit 3: the harness writes the preamble (else the first 16 bytes)
+ *   bit 4: encrypted destination; records after AUTH sealed by the harness
  * structured (bit 0 clear), records until the input ends:
  *   u16 type | u8 ctl | u16 len | u8 pages | len bytes, then pages x 4 KiB
- *   of a fill pattern; the harness frames it with a correct CRC unless
- *   ctl bit 1. ctl bit 0: the MANDATORY flag; bit 2: an unknown flag bit;
- *   bit 3 on AUTH: the body is the correct MAC for the last HELLO. */
+ *   of a fill pattern; the harness frames it with a correct CRC (or tag)
+ *   unless ctl bit 1. ctl bit 0: the MANDATORY flag; bit 2: an unknown
+ *   flag bit (both ignored for sealed records: the sealing always sets
+ *   MANDATORY); bit 3 on AUTH: the body is the correct MAC for the last
+ *   HELLO. */
 /* The destination's handshake and stages: their files are compiled in here
  * (their static functions are what is fuzzed), the nonce made repeatable. */
 #define getrandom fuzz_getrandom
@@ -181,7 +191,9 @@ static void build_structured(struct fuzz_in *in, uint8_t config, struct mig_memb
 {
 	static uint8_t body[MIG_MAX_BODY];
 	uint8_t hello_nonce[MIG_NONCE_LEN] = { 0 }, nd[MIG_NONCE_LEN];
-	struct mig_io io;
+	uint32_t hello_flags = 0;
+	bool sealing = false;
+	struct mig_io io, sio = { 0 };	/* sio: the source's sealed direction, writing into mb */
 
 	mig_io_mem(&io, mb);
 	if (config & 8) {
@@ -206,14 +218,34 @@ static void build_structured(struct fuzz_in *in, uint8_t config, struct mig_memb
 		len += pages * PAGE;
 		if (type == MIG_REC_HELLO && len >= MIG_NONCE_LEN)
 			memcpy(hello_nonce, body, MIG_NONCE_LEN);
+		if (type == MIG_REC_HELLO && len >= MIG_HELLO_LEN)
+			hello_flags = mig_get32(body + 20);
 		if (type == MIG_REC_AUTH && (ctl & 8)) {
-			if (compute_mac(TOKEN, "compsc-mig-source", hello_nonce, nd, body) < 0)
+			if (compute_mac(TOKEN, "compsc-mig-source", hello_nonce, nd, hello_flags, NULL, 0, body) < 0)
 				abort();
 			len = MIG_MAC_LEN;
 		}
+		if (sealing) {
+			struct iovec iov = { body, len };
+			if (mig_sendv(&sio, type, &iov, len ? 1 : 0) < 0)
+				abort();
+			if (ctl & 2)
+				mb->data[mb->len - 1] ^= 1;	/* a bad tag */
+			continue;
+		}
 		uint16_t flags = (ctl & 1 ? MIG_F_MANDATORY : 0) | (ctl & 4 ? 0x8000 : 0);
 		put_record(mb, type, flags, body, len, ctl & 2);
+		if (type == MIG_REC_AUTH && (config & 16)) {
+			/* As the source does after AUTH: everything later sealed. */
+			uint8_t k_sd[MIG_KEY_LEN], k_ds[MIG_KEY_LEN];
+			mig_io_mem(&sio, mb);
+			if (mig_derive_keys(TOKEN, strlen(TOKEN), hello_nonce, nd, k_sd, k_ds) < 0 ||
+			    mig_io_set_key(&sio, true, k_sd) < 0)
+				abort();
+			sealing = true;
+		}
 	}
+	mig_io_clear_keys(&sio);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -240,6 +272,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vm.stopping = false;
 	m->vm = &vm;
 	snprintf(m->token, sizeof(m->token), "%s", TOKEN);
+	m->plaintext = (config & 1) || !(config & 16);
 	m->notify_fd = devnull;
 	m->sock = m->listen_fd = -1;
 	pthread_mutex_init(&m->lock, NULL);
@@ -272,6 +305,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct stat sb;
 	FUZZ_CHECK(fstat(vm.ram_fd, &sb) == 0 && sb.st_size == RAM_SIZE);
 
+	mig_io_clear_keys(&m->io);
 	for (unsigned k = 0; k < MIG_MAX_DEVICES; k++)
 		free(m->dev[k].data);
 	if (m->vstate)

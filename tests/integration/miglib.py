@@ -1,7 +1,9 @@
 """Helpers for migration tests: VMM processes with control sockets, a
-control-socket client, and a TCP proxy that injects faults into the
-migration stream (corrupt a byte, truncate, cut, black-hole)."""
+control-socket client, a TCP proxy that injects faults into the
+migration stream (corrupt a byte, truncate, cut, black-hole), and one that
+understands its records (RecordProxy: a man in the middle)."""
 import json
+import struct
 import os
 import re
 import select
@@ -293,3 +295,181 @@ def tmpdir():
 def run_cli(args, timeout=60):
     p = subprocess.run([COMPSC] + args, capture_output=True, text=True, timeout=timeout)
     return p
+
+
+# ---- the stream's framing, for tests that act on records ------------------------------
+
+def _crc32c_table():
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC_TABLE = _crc32c_table()
+
+
+def crc32c(data, crc=0):
+    crc ^= 0xffffffff
+    t = _CRC_TABLE
+    for b in data:
+        crc = t[(crc ^ b) & 0xff] ^ (crc >> 8)
+    return crc ^ 0xffffffff
+
+
+REC = {"HELLO": 0x01, "HELLO_ACK": 0x02, "AUTH": 0x03, "RESERVE": 0x04, "RESERVE_ACK": 0x05, "ROUND": 0x10,
+       "RAM": 0x11, "SYNC": 0x12, "DEVICE": 0x40, "END": 0x50, "READY": 0x60, "COMMIT": 0x61,
+       "ACTIVATED": 0x62, "ERROR": 0x70, "CANCEL": 0x71}
+S2D, D2S = "s2d", "d2s"
+
+
+class Record:
+    """One record as it crossed the proxy. sealed: its trailer is a 16-byte
+    AES-GCM tag (body ciphertext), else a CRC32C."""
+
+    def __init__(self, direction, index, hdr, body, trailer, sealed):
+        self.direction, self.index = direction, index
+        self.type, self.flags, self.length = struct.unpack("<HHI", hdr)
+        self.hdr, self.body, self.trailer, self.sealed = hdr, body, trailer, sealed
+
+    @property
+    def raw(self):
+        return self.hdr + self.body + self.trailer
+
+    def rebuilt(self, body=None, rtype=None):
+        """The record with another body/type: a correct CRC when the stream
+        is plaintext (what anyone on the path can compute), the old tag
+        when it is sealed (nobody without the key can compute a new one)."""
+        body = self.body if body is None else body
+        hdr = struct.pack("<HHI", self.type if rtype is None else rtype, self.flags, len(body))
+        if self.sealed:
+            return hdr + body + self.trailer
+        return hdr + body + struct.pack("<I", crc32c(hdr + body))
+
+
+def forged(rtype, body, sealed):
+    """A record made up on the path: CRC in plaintext, a guessed tag when sealed."""
+    hdr = struct.pack("<HHI", rtype, 1, len(body))
+    return hdr + body + (os.urandom(16) if sealed else struct.pack("<I", crc32c(hdr + body)))
+
+
+class RecordProxy:
+    """A man in the middle that parses the migration stream in both
+    directions (preamble, then records) and hands each record to
+    on_record(proxy, record), which returns the bytes to forward instead
+    (a list; [record.raw] forwards it unchanged) and may inject into
+    either direction with proxy.send(direction, data). The handshake
+    records carry CRCs; whether the records after it are sealed (16-byte
+    tag) or plaintext (CRC) is found from the first of them. capture:
+    keep every byte the source sent (proxy.seen[S2D])."""
+
+    def __init__(self, target_port, on_record=None, capture=False):
+        self.target = target_port
+        self.on_record = on_record or (lambda px, rec: [rec.raw])
+        self.capture = capture
+        self.seen = {S2D: bytearray(), D2S: bytearray()}
+        self.records = {S2D: [], D2S: []}
+        self.sealed = {S2D: None, D2S: None}
+        self.state = {}		# for the attack's own use
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(1)
+        self.port = self.ls.getsockname()[1]
+        self.locks = {S2D: threading.Lock(), D2S: threading.Lock()}
+        self.socks = {}
+        self.error = None
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def send(self, direction, data):
+        with self.locks[direction]:
+            try:
+                self.socks[direction].sendall(data)
+            except OSError:
+                pass
+
+    def _run(self):
+        try:
+            a, _ = self.ls.accept()
+        except OSError:
+            return
+        b = socket.create_connection(("127.0.0.1", self.target))
+        self.socks = {S2D: b, D2S: a}
+        th = threading.Thread(target=self._pump, args=(b, a, D2S), daemon=True)
+        th.start()
+        self._pump(a, b, S2D)
+        th.join(10)
+
+    def _pump(self, src, dst, direction):
+        buf = bytearray()
+        handshake_left = 2 if direction == S2D else 1	# HELLO, AUTH / HELLO_ACK
+        pos_pre = False
+        index = 0
+        try:
+            while True:
+                data = src.recv(1 << 20)
+                if not data:
+                    break
+                if self.capture:
+                    self.seen[direction] += data
+                buf += data
+                out = []
+                while True:
+                    if not pos_pre:
+                        if len(buf) < 16:
+                            break
+                        out.append(bytes(buf[:16]))
+                        del buf[:16]
+                        pos_pre = True
+                        continue
+                    if len(buf) < 8:
+                        break
+                    length = struct.unpack_from("<I", buf, 4)[0]
+                    if len(buf) < 8 + length + 4:
+                        break
+                    if handshake_left > 0:
+                        sealed = False
+                    elif self.sealed[direction] is None:
+                        crc = struct.unpack_from("<I", buf, 8 + length)[0]
+                        if crc32c(bytes(buf[:8 + length])) == crc:
+                            self.sealed[direction] = False
+                        elif len(buf) < 8 + length + 16:
+                            break
+                        else:
+                            self.sealed[direction] = True
+                        sealed = self.sealed[direction]
+                    else:
+                        sealed = self.sealed[direction]
+                    tlen = 16 if sealed else 4
+                    if len(buf) < 8 + length + tlen:
+                        break
+                    rec = Record(direction, index, bytes(buf[:8]), bytes(buf[8:8 + length]),
+                                 bytes(buf[8 + length:8 + length + tlen]), sealed)
+                    del buf[:8 + length + tlen]
+                    index += 1
+                    handshake_left -= 1
+                    self.records[direction].append((rec.type, rec.length))
+                    out.extend(self.on_record(self, rec))
+                if out:
+                    with self.locks[direction]:
+                        dst.sendall(b"".join(out))
+        except OSError as e:
+            self.error = str(e)
+        except Exception as e:	# a bug in an attack: say so in the diagnostics
+            self.error = repr(e)
+        try:
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def close(self):
+        self.ls.close()
+        for s in self.socks.values():
+            try:
+                s.close()
+            except OSError:
+                pass
+        self.t.join(3)

@@ -221,8 +221,10 @@ static int no_save(void *dev, uint8_t *buf, size_t cap, size_t *len)
 
 static void test_reserve_and_registry(void **state)
 {
-	static uint8_t b[16 + MIG_MAX_DEVICES * 36 + 64];
-	struct mig_reserve r = { .ram_size = RAM, .n_vcpus = 1, .n_devices = 2 }, out;
+	static uint8_t b[MIG_RESERVE_MAX_LEN + 64];
+	struct mig_reserve r = { .ram_size = RAM, .n_vcpus = 1, .n_devices = 2, .cpuid.w = { 1, 2, 3, 4, 5, 6, 7, 8, 9 } },
+			   out;
+	const unsigned d0 = MIG_RESERVE_HDR_LEN;	/* the first device name */
 	struct device_registry reg = { 0 };
 	static const struct device_ops plat = { .name = "platform", .version = 2, .min_load_version = 1,
 						.save = no_save };
@@ -238,17 +240,18 @@ static void test_reserve_and_registry(void **state)
 	uint32_t len = mig_encode_reserve(b, &r);
 	assert_int_equal(mig_parse_reserve(b, len, &out, err, sizeof(err)), 0);
 	assert_string_equal(out.dev[1].name, "virtio-net");
+	assert_memory_equal(&out.cpuid, &r.cpuid, sizeof(r.cpuid));
 	assert_int_equal(mig_parse_reserve(b, len - 1, &out, err, sizeof(err)), -EPROTO);
 	/* Too many devices; an unterminated or odd name; a duplicate. */
 	mig_put32(b + 12, MIG_MAX_DEVICES + 1);
 	assert_int_equal(mig_parse_reserve(b, len, &out, err, sizeof(err)), -EPROTO);
 	mig_put32(b + 12, 2);
-	memset(b + 16, 'a', 32);
+	memset(b + d0, 'a', 32);
 	assert_int_equal(mig_parse_reserve(b, len, &out, err, sizeof(err)), -EPROTO);
-	memcpy(b + 16, "Plat\n", 6);
+	memcpy(b + d0, "Plat\n", 6);
 	assert_int_equal(mig_parse_reserve(b, len, &out, err, sizeof(err)), -EPROTO);
-	memset(b + 16, 0, 32);
-	strcpy((char *)b + 16, "virtio-net");
+	memset(b + d0, 0, 32);
+	strcpy((char *)b + d0, "virtio-net");
 	assert_int_equal(mig_parse_reserve(b, len, &out, err, sizeof(err)), -EPROTO);
 	assert_non_null(strstr(err, "twice"));
 
@@ -365,20 +368,183 @@ static void test_cpu_records(void **state)
 
 static void test_hello(void **state)
 {
-	struct mig_hello h = { .ram_size = RAM, .n_vcpus = 1, .page_size = 4096 }, out;
+	struct mig_hello h = { .page_size = 4096, .flags = MIG_HELLO_PLAINTEXT }, out;
 	uint8_t b[MIG_HELLO_LEN];
 	(void)state;
 
+	/* Nothing about the VM before authentication: nonce, page size, flags. */
+	assert_int_equal(MIG_HELLO_LEN, 24);
 	mig_encode_hello(b, &h);
 	assert_int_equal(mig_parse_hello(b, sizeof(b), &out, err, sizeof(err)), 0);
+	assert_int_equal(out.flags, MIG_HELLO_PLAINTEXT);
 	assert_int_equal(mig_parse_hello(b, sizeof(b) - 1, &out, err, sizeof(err)), -EPROTO);
-	h.n_vcpus = 100000;
+	h.flags = 0x80;
 	mig_encode_hello(b, &h);
 	assert_int_equal(mig_parse_hello(b, sizeof(b), &out, err, sizeof(err)), -EPROTO);
-	h.n_vcpus = 1;
+	assert_non_null(strstr(err, "unknown flags"));
+	h.flags = 0;
 	h.page_size = 65536;
 	mig_encode_hello(b, &h);
 	assert_int_equal(mig_parse_hello(b, sizeof(b), &out, err, sizeof(err)), -EPROTO);
+}
+
+/* ---- sealed records (AES-256-GCM) ----------------------------------------------- */
+
+static const uint8_t kat_ns[16] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+static const uint8_t kat_nd[16] = { 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31 };
+
+/* A writer and a reader of one direction, keyed as the source's tx and
+ * the destination's rx are. */
+static void sealed_pair(struct stream *w, struct stream *r)
+{
+	uint8_t k_sd[MIG_KEY_LEN], k_ds[MIG_KEY_LEN];
+
+	stream_init(w);
+	memset(r, 0, sizeof(*r));
+	assert_int_equal(mig_derive_keys("compsc-test-secret", 18, kat_ns, kat_nd, k_sd, k_ds), 0);
+	assert_int_equal(mig_io_set_key(&w->io, true, k_sd), 0);
+	mig_io_mem(&r->io, &w->mb);	/* reads what w wrote */
+	assert_int_equal(mig_io_set_key(&r->io, false, k_sd), 0);
+}
+
+static void sealed_done(struct stream *w, struct stream *r)
+{
+	mig_io_clear_keys(&w->io);
+	mig_io_clear_keys(&r->io);
+	free(w->mb.data);
+}
+
+/* The key schedule and the record format are the documented ones
+ * (docs/migration-stream.md): the expected bytes come from Python's
+ * cryptography (HKDF-SHA256, AESGCM), not from this code. */
+static void test_key_schedule_and_format(void **state)
+{
+	static const uint8_t want_sd[32] = {
+		0xf8, 0x34, 0x52, 0x3f, 0xe3, 0x34, 0xf2, 0x66, 0x14, 0xed, 0xc5, 0x9c, 0x54, 0x98, 0x0b, 0xe9,
+		0xbc, 0x6e, 0x64, 0xce, 0xf6, 0xe7, 0xc1, 0x2e, 0x06, 0x8b, 0x9b, 0x31, 0x0b, 0x9f, 0x93, 0x5e };
+	static const uint8_t want_ds[32] = {
+		0xdc, 0x72, 0x23, 0x6d, 0x55, 0xc4, 0xa2, 0x9e, 0xe6, 0xfe, 0x9d, 0x57, 0x3c, 0xc4, 0x03, 0x43,
+		0x8c, 0x63, 0xa5, 0x84, 0x0f, 0x38, 0x10, 0xc1, 0x2f, 0x0c, 0xaf, 0x99, 0x82, 0x3c, 0x86, 0x5a };
+	/* ROUND(1) as the second record (sequence 1): ciphertext | tag. */
+	static const uint8_t want_rec[20] = { 0x6a, 0x64, 0x01, 0xfb, 0x5e, 0x26, 0xd7, 0x91, 0x51, 0x05,
+					      0x9e, 0x0b, 0xd9, 0x2e, 0x52, 0x0b, 0xfa, 0xc5, 0x45, 0x98 };
+	uint8_t k_sd[MIG_KEY_LEN], k_ds[MIG_KEY_LEN];
+	struct stream w, r;
+	(void)state;
+
+	assert_int_equal(mig_derive_keys("compsc-test-secret", 18, kat_ns, kat_nd, k_sd, k_ds), 0);
+	assert_memory_equal(k_sd, want_sd, 32);
+	assert_memory_equal(k_ds, want_ds, 32);
+	sealed_pair(&w, &r);
+	assert_int_equal(mig_send(&w.io, MIG_REC_COMMIT, NULL, 0), 0);
+	assert_int_equal(w.mb.len, MIG_HDR_LEN + MIG_TAG_LEN);
+	assert_int_equal(mig_send(&w.io, MIG_REC_ROUND, "\x01\0\0\0", 4), 0);
+	assert_int_equal(w.io.bytes_out, 2 * (MIG_HDR_LEN + MIG_TAG_LEN) + 4);
+	/* The header in the clear (the reader needs the length), then the rest. */
+	assert_memory_equal(w.mb.data + MIG_HDR_LEN + MIG_TAG_LEN, "\x10\0\x01\0\x04\0\0\0", 8);
+	assert_memory_equal(w.mb.data + 2 * MIG_HDR_LEN + MIG_TAG_LEN, want_rec, sizeof(want_rec));
+	sealed_done(&w, &r);
+}
+
+static void test_sealed_roundtrip_hides_the_body(void **state)
+{
+	static uint8_t page[3 * 4096];
+	struct stream w, r;
+	struct mig_rec rec;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(page); i++)
+		page[i] = (uint8_t)("guest secret "[i % 13]);
+	sealed_pair(&w, &r);
+	struct iovec iov[2] = { { "RAMHEADER0123456", 16 }, { page, sizeof(page) } };
+	assert_int_equal(mig_sendv(&w.io, MIG_REC_RAM, iov, 2), 0);
+	assert_int_equal(mig_send(&w.io, MIG_REC_COMMIT, NULL, 0), 0);
+	assert_null(memmem(w.mb.data, w.mb.len, "guest secret", 12));
+	assert_null(memmem(w.mb.data, w.mb.len, "RAMHEADER", 9));
+	assert_int_equal(mig_recv(&r.io, &rec, body, sizeof(body), err, sizeof(err)), 0);
+	assert_int_equal(rec.type, MIG_REC_RAM);
+	assert_int_equal(rec.len, 16 + sizeof(page));
+	assert_memory_equal(rec.body, "RAMHEADER0123456", 16);
+	assert_memory_equal(rec.body + 16, page, sizeof(page));
+	assert_int_equal(mig_recv(&r.io, &rec, body, sizeof(body), err, sizeof(err)), 0);
+	assert_int_equal(rec.type, MIG_REC_COMMIT);
+	assert_int_equal(mig_recv(&r.io, &rec, body, sizeof(body), err, sizeof(err)), -EPIPE);
+	sealed_done(&w, &r);
+
+	/* Plaintext (the handshake, or --insecure-plaintext): the body as is. */
+	stream_init(&w);
+	assert_int_equal(mig_sendv(&w.io, MIG_REC_RAM, iov, 2), 0);
+	assert_non_null(memmem(w.mb.data, w.mb.len, "guest secret", 12));
+	free(w.mb.data);
+}
+
+/* Three records A, B, C sealed in a row; each attack rebuilds the byte
+ * stream from them and the reader must refuse it at the first record
+ * that is not the next one sealed. */
+enum attack { FLIP_BODY, FLIP_TAG, FLIP_LENGTH, FLIP_TYPE, DROP, REPLAY, REORDER, FORGE };
+
+static void test_sealed_attacks(void **state)
+{
+	struct stream w, r;
+	struct mig_rec rec;
+	(void)state;
+
+	for (int a = FLIP_BODY; a <= FORGE; a++) {
+		sealed_pair(&w, &r);
+		size_t off[4];
+		off[0] = 0;
+		mig_send(&w.io, MIG_REC_ROUND, "\0\0\0\0", 4);
+		off[1] = w.mb.len;
+		mig_send(&w.io, MIG_REC_SYNC, "\0\0\0\0", 4);
+		off[2] = w.mb.len;
+		mig_send(&w.io, MIG_REC_COMMIT, NULL, 0);
+		off[3] = w.mb.len;
+		uint8_t *orig = malloc(w.mb.len), *d = w.mb.data;
+		memcpy(orig, d, w.mb.len);
+		size_t rl[3] = { off[1] - off[0], off[2] - off[1], off[3] - off[2] };
+		int good = 0;	/* records read before the refusal */
+		switch (a) {
+		case FLIP_BODY: d[off[1] + MIG_HDR_LEN] ^= 1; good = 1; break;
+		case FLIP_TAG: d[off[1] - 1] ^= 0x80; good = 0; break;
+		case FLIP_TYPE: d[off[1]] = MIG_REC_ROUND; good = 1; break;	/* SYNC passed off as ROUND */
+		case FLIP_LENGTH: d[off[2] + 4] = 4; good = 2; break;	/* COMMIT claims 4 bytes */
+		case DROP:	/* B never arrives */
+			memmove(d + off[1], orig + off[2], rl[2]);
+			w.mb.len -= rl[1];
+			good = 1;
+			break;
+		case REPLAY:	/* A again instead of C */
+			memcpy(d + off[2], orig, rl[0]);
+			w.mb.len = off[2] + rl[0];
+			good = 2;
+			break;
+		case REORDER:	/* A C B */
+			memcpy(d + off[1], orig + off[2], rl[2]);
+			memcpy(d + off[1] + rl[2], orig + off[1], rl[1]);
+			good = 1;
+			break;
+		case FORGE: {	/* a COMMIT made up on the path, with a CRC as in version 1 */
+			uint8_t f[MIG_HDR_LEN + MIG_TAG_LEN] = { 0x61, 0, 1, 0 };
+			mig_put32(f + MIG_HDR_LEN, mig_crc32c(0, f, MIG_HDR_LEN));
+			memcpy(d + off[1], f, sizeof(f));
+			w.mb.len = off[1] + sizeof(f);
+			good = 1;
+			break;
+		}
+		}
+		int n = 0, ret;
+		while ((ret = mig_recv(&r.io, &rec, body, sizeof(body), err, sizeof(err))) == 0)
+			n++;
+		if (a == FLIP_LENGTH) {
+			assert_int_equal(ret, -EPROTO);	/* 4 bytes short: truncated */
+		} else {
+			assert_int_equal(ret, -EBADMSG);
+			assert_non_null(strstr(err, "fails authentication"));
+		}
+		assert_int_equal(n, good);
+		free(orig);
+		sealed_done(&w, &r);
+	}
 }
 
 int main(void)
@@ -396,6 +562,9 @@ int main(void)
 		cmocka_unit_test(test_verdict_and_device),
 		cmocka_unit_test(test_cpu_records),
 		cmocka_unit_test(test_hello),
+		cmocka_unit_test(test_key_schedule_and_format),
+		cmocka_unit_test(test_sealed_roundtrip_hides_the_body),
+		cmocka_unit_test(test_sealed_attacks),
 	};
 
 	log_init("test", LOG_ERROR);

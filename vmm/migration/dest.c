@@ -1,6 +1,8 @@
 /* The destination's stages, run on the migration thread (--incoming):
- * accept one source, authenticate (auth.c), check and reserve (RAM size,
- * vCPUs, accelerator, CPU features, devices; guest RAM allocated), then
+ * accept connections until one authenticates as a source (auth.c; the
+ * others are dropped, the listening socket closes behind the one), check
+ * and reserve (RAM size, vCPUs, accelerator, CPU features, devices; guest
+ * RAM allocated), then
  * receive records until END, each checked against the stages it may
  * arrive in (rx_rules), load everything at commitment and say READY; the
  * main thread activates the VM after COMMIT (mig_dest_activate) and
@@ -23,6 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -164,7 +169,7 @@ static int dst_reservation(struct migration *m)
 		ret = mig_fail(m, -EINVAL, "vCPU count differs: source %u, destination %u", r.n_vcpus, vm->n_vcpus);
 	} else if ((ret = take_accel_entry(&r, vm->accel->name, err, sizeof(err))) < 0) {
 		mig_fail(m, ret, "%s", err);
-	} else if ((ret = mig_cpuid_check(&m->src_cpuid, &m->cpuid, err, sizeof(err))) < 0) {
+	} else if ((ret = mig_cpuid_check(&r.cpuid, &m->cpuid, err, sizeof(err))) < 0) {
 		mig_fail(m, ret, "incompatible source: %s", err);
 	} else if ((ret = device_registry_check(&vm->devices, &r, err, sizeof(err))) < 0) {
 		mig_fail(m, ret, "%s", err);
@@ -343,34 +348,138 @@ static int dst_await_commit(struct migration *m)
 	}
 }
 
+/* Waits for a connection until the overall deadline (0: none). Returns
+ * the socket, or -ETIMEDOUT, or -errno. */
+static int accept_until(struct migration *m, uint64_t deadline_ns)
+{
+	for (;;) {
+		int wait_ms = -1;
+		if (deadline_ns) {
+			uint64_t now = now_ns();
+			if (now >= deadline_ns)
+				return -ETIMEDOUT;
+			uint64_t left = (deadline_ns - now + 999999) / 1000000;
+			wait_ms = left > 60000 ? 60000 : (int)left;
+		}
+		/* Non-blocking: a peer that resets between poll and accept
+		 * must not leave this thread in accept past the deadline
+		 * (the accepted socket does not inherit it). */
+		fcntl(m->listen_fd, F_SETFL, fcntl(m->listen_fd, F_GETFL) | O_NONBLOCK);
+		struct pollfd pfd = { .fd = m->listen_fd, .events = POLLIN };
+		int n = poll(&pfd, 1, wait_ms);
+		if (atomic_load(&m->cancel))
+			return -ECANCELED;
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n <= 0)
+			continue;
+		if (pfd.revents & (POLLERR | POLLHUP | POLLNVAL))
+			return -ECANCELED;	/* shut down by mig_destroy */
+		int fd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+	}
+}
+
+static void peer_name(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET6) {
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
+			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		} else if (ss.ss_family == AF_INET) {
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		}
+	}
+	snprintf(buf, len, "%s:%u", host, port);
+}
+
+/* Accepts connections until one authenticates as a source: that one is
+ * the migration, and the listening socket closes behind it (no second
+ * source, ever). Anything else - junk, a wrong token, a mismatched
+ * --insecure-plaintext, a peer that does not finish the handshake within
+ * handshake_ms however slowly it trickles - is an unauthenticated peer:
+ * its connection is logged and dropped, and the VMM keeps listening until
+ * its own deadline (incoming_timeout_ms from the start). The handshake
+ * runs in stage none with the status still "listening": a dropped peer
+ * never started a migration. */
+static int dst_accept_source(struct migration *m)
+{
+	uint64_t t0 = now_ns();
+	uint64_t deadline = m->opts.incoming_timeout_ms ? t0 + m->opts.incoming_timeout_ms * 1000000ull : 0;
+	unsigned dropped = 0;
+	char peer[INET6_ADDRSTRLEN + 8];
+
+	for (;;) {
+		int fd = accept_until(m, deadline);
+		if (fd == -ETIMEDOUT) {
+			mig_set_stage(m, MIG_STAGE_PRE_MIGRATION);
+			return mig_fail(m, -ETIMEDOUT, "no source authenticated within %" PRIu64 " ms "
+					"(--incoming-timeout-ms; %u connection%s dropped)", m->opts.incoming_timeout_ms,
+					dropped, dropped == 1 ? "" : "s");
+		}
+		if (fd < 0)
+			return mig_fail(m, fd, "accept: %s", strerror(-fd));
+		uint64_t accepted = now_ns();
+		peer_name(fd, peer, sizeof(peer));
+		pthread_mutex_lock(&m->lock);
+		m->sock = fd;	/* published: mig_destroy shuts it down */
+		pthread_mutex_unlock(&m->lock);
+		mig_set_sock_timeouts(fd, m->opts.handshake_ms);
+		mig_io_fd(&m->io, &m->sock);
+		m->io.read_deadline_ns = accepted + m->opts.handshake_ms * 1000000ull;
+		log_info("migration: incoming: connection from %s", peer);
+		int ret = mig_auth_dest(m);
+		m->io.read_deadline_ns = 0;
+		if (ret == 0) {
+			pthread_mutex_lock(&m->lock);
+			m->p.status = MIG_STATUS_ACTIVE;
+			m->p.start_ns = accepted;
+			int lfd = m->listen_fd;
+			m->listen_fd = -1;
+			pthread_mutex_unlock(&m->lock);
+			close(lfd);
+			mig_set_sock_timeouts(fd, DEST_IO_TIMEOUT_MS);
+			log_info("migration: incoming: source %s authenticated (%s)", peer,
+				 m->plaintext ? "records in plaintext: --insecure-plaintext" : "records sealed with AES-256-GCM");
+			mig_set_stage(m, MIG_STAGE_PRE_MIGRATION);
+			return 0;
+		}
+		pthread_mutex_lock(&m->lock);
+		if (!atomic_load(&m->cancel))
+			log_warn("migration: incoming: dropped the connection from %s: %s%s; still listening", peer,
+				 m->p.error, ret == -ETIMEDOUT ? " (handshake deadline, --migration-handshake-ms)" : "");
+		m->p.error[0] = '\0';
+		m->sock = -1;
+		pthread_mutex_unlock(&m->lock);
+		mig_io_clear_keys(&m->io);
+		close(fd);
+		dropped++;
+		if (atomic_load(&m->cancel))
+			return mig_fail(m, -ECANCELED, "cancelled");
+	}
+}
+
 void *mig_dest_thread(void *arg)
 {
 	struct migration *m = arg;
-	int ret, fd;
+	int ret;
 
 	m->test_fault = read_test_fault();
-	do
-		fd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	while (fd < 0 && errno == EINTR && !atomic_load(&m->cancel));
-	if (fd < 0) {
-		ret = mig_fail(m, -errno, "accept: %s", strerror(errno));
+	ret = dst_accept_source(m);
+	if (ret < 0)
 		goto out;
-	}
-	pthread_mutex_lock(&m->lock);
-	m->sock = fd;
-	m->p.status = MIG_STATUS_ACTIVE;
-	m->p.start_ns = now_ns();
-	int lfd = m->listen_fd;
-	m->listen_fd = -1;
-	pthread_mutex_unlock(&m->lock);
-	close(lfd);
-	mig_set_sock_timeouts(fd, DEST_IO_TIMEOUT_MS);
 	log_info("migration: incoming: source connected");
 
-	mig_set_stage(m, MIG_STAGE_PRE_MIGRATION);
-	ret = mig_auth_dest(m);
-	if (ret == 0)
-		ret = dst_reservation(m);
+	ret = dst_reservation(m);
 	if (ret == 0 && (ret = mig_ram_rx_start(m)) == 0) {
 		ret = dst_receive(m);
 		mig_ram_rx_stop(m);
@@ -391,7 +500,7 @@ void *mig_dest_thread(void *arg)
 			kill(getpid(), SIGKILL);
 		}
 	}
-	if (ret < 0 && m->sock >= 0 && ret != -EACCES) {
+	if (ret < 0 && m->sock >= 0) {
 		/* Tell the source why, then let it read that before the close
 		 * (an unread receive queue would turn the close into a reset
 		 * that may destroy the message). */

@@ -93,6 +93,12 @@ int mig_resolution_parse(const char *name)
 	return -1;
 }
 
+void mig_options_default(struct mig_options *o)
+{
+	*o = (struct mig_options){ .handshake_ms = MIG_HANDSHAKE_MS_DEFAULT,
+				   .incoming_timeout_ms = MIG_INCOMING_TIMEOUT_MS_DEFAULT };
+}
+
 void mig_params_default(struct mig_params *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -335,6 +341,7 @@ static void notified(void *opaque, uint32_t events)
 /* The buffers mig_init allocates, and the struct. */
 static void free_migration(struct migration *m)
 {
+	mig_io_clear_keys(&m->io);
 	free(m->rxbuf);
 	free(m->txbuf);
 	free(m->bitmap);
@@ -343,7 +350,7 @@ static void free_migration(struct migration *m)
 	free(m);
 }
 
-int mig_init(struct vm *vm, const char *token, const struct mig_hooks *hooks)
+int mig_init(struct vm *vm, const char *token, const struct mig_options *opts, const struct mig_hooks *hooks)
 {
 	struct migration *m = calloc(1, sizeof(*m));
 	int ret;
@@ -352,6 +359,11 @@ int mig_init(struct vm *vm, const char *token, const struct mig_hooks *hooks)
 		return -ENOMEM;
 	m->vm = vm;
 	snprintf(m->token, sizeof(m->token), "%s", token ? token : "");
+	if (opts)
+		m->opts = *opts;
+	else
+		mig_options_default(&m->opts);
+	m->plaintext = m->opts.insecure_plaintext;
 	if (hooks)
 		m->hooks = *hooks;
 	m->sock = m->listen_fd = -1;
@@ -471,6 +483,7 @@ int mig_start_outgoing(struct vm *vm, const struct mig_params *params, char *err
 	m->records_out = m->pages_total = 0;
 	atomic_store(&m->cancel, false);
 	atomic_store(&m->thread_done, false);
+	mig_io_clear_keys(&m->io);	/* a new handshake, new keys */
 	mig_io_fd(&m->io, &m->sock);
 	m->bytes_at_start = 0;
 	ret = pthread_create(&m->thread, NULL, mig_source_thread, m);
@@ -577,7 +590,7 @@ int mig_listen_incoming(struct vm *vm, const char *uri, uint16_t *port_out, char
 	}
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1) < 0) {
+	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 8) < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "--incoming %s: %s", uri, strerror(errno));
 		if (fd >= 0)

@@ -6,7 +6,8 @@
  *   engine.c   lifecycle and public API, stage table, URI parsing,
  *              progress publication, failure recording, notification of
  *              the main thread, shared socket helpers
- *   auth.c     the HMAC handshake (HELLO, HELLO_ACK, AUTH) on both sides
+ *   auth.c     the HMAC handshake (HELLO, HELLO_ACK, AUTH) on both sides,
+ *              and the session keys that seal every record after it
  *   ram.c      guest pages on the wire: runs, zero pages, bitmaps,
  *              throttle (source); RAM records into guest memory
  *              (destination)
@@ -85,7 +86,8 @@ struct migration {
 	struct mig_params params;
 	/* Read at init: a vCPU ioctl would wait for KVM_RUN to return. */
 	struct mig_cpuid_summary cpuid;
-	struct mig_cpuid_summary src_cpuid;	/* destination: from the source's HELLO */
+	struct mig_options opts;	/* --insecure-plaintext, the destination's deadlines */
+	bool plaintext;		/* records after the handshake carry a CRC only */
 	pthread_t thread;
 	bool thread_live;
 	atomic_bool thread_done;
@@ -141,8 +143,8 @@ int mig_send_verdict(struct migration *m, uint16_t type, int status, const char 
 
 /* Source, connected: HELLO, HELLO_ACK (checks the destination's MAC), AUTH. */
 int mig_auth_source(struct migration *m);
-/* Destination, accepted: the same from the other side; the CPU summary of
- * HELLO is kept for the reservation. */
+/* Destination, accepted: the same from the other side. A failure means
+ * the peer is not (or not yet) a source: the caller drops it. */
 int mig_auth_dest(struct migration *m);
 
 /* ---- ram.c --------------------------------------------------------------------- */

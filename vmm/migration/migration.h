@@ -176,8 +176,27 @@ struct migration;
  * dropped. 0, or -errno with the reason in err. */
 int mig_read_token_file(const char *path, char *buf, size_t size, char *err, size_t errlen);
 
-/* token NULL: this VMM has no migration secret and refuses to migrate. */
-int mig_init(struct vm *vm, const char *token, const struct mig_hooks *hooks);
+/* How this VMM protects its streams and guards --incoming
+ * (docs/migration-stream.md). */
+struct mig_options {
+	/* --insecure-plaintext: records after the handshake carry a CRC, not
+	 * AES-GCM; for measuring the raw path only. Both sides must agree. */
+	bool insecure_plaintext;
+	/* Destination: one connection has this long from accept to a checked
+	 * AUTH (--migration-handshake-ms), else it is dropped. */
+	uint64_t handshake_ms;
+	/* Destination: a source must have authenticated this long after
+	 * --incoming started listening (--incoming-timeout-ms), else the VMM
+	 * exits 4; 0 = wait for ever. */
+	uint64_t incoming_timeout_ms;
+};
+#define MIG_HANDSHAKE_MS_DEFAULT	5000
+#define MIG_INCOMING_TIMEOUT_MS_DEFAULT	600000
+void mig_options_default(struct mig_options *o);
+
+/* token NULL: this VMM has no migration secret and refuses to migrate.
+ * opts NULL: the defaults. */
+int mig_init(struct vm *vm, const char *token, const struct mig_options *opts, const struct mig_hooks *hooks);
 void mig_destroy(struct vm *vm);
 /* Sets the hooks' opaque pointer (the control socket exists after us). */
 void mig_set_hook_opaque(struct vm *vm, void *opaque);

@@ -133,8 +133,10 @@ static bool has_feature(const char *reason, const char *word)
 
 static int src_reservation(struct migration *m)
 {
-	static uint8_t buf[16 + MIG_MAX_DEVICES * (MIG_DEV_NAME_LEN + 4)];
-	struct mig_reserve r = { .ram_size = m->vm->ram_size, .n_vcpus = m->vm->n_vcpus };
+	static uint8_t buf[MIG_RESERVE_MAX_LEN];
+	/* The CPU features go here, in the first sealed record, not in HELLO:
+	 * nothing about the VM before both sides are authenticated. */
+	struct mig_reserve r = { .ram_size = m->vm->ram_size, .n_vcpus = m->vm->n_vcpus, .cpuid = m->cpuid };
 	struct mig_verdict v;
 	struct mig_rec rec;
 	char err[300];
@@ -363,7 +365,7 @@ static int send_devices(struct migration *m)
 		ret = mig_send(&m->io, MIG_REC_DEVICE, blob[i], (uint32_t)(MIG_DEVICE_HDR_LEN + blob_len[i]));
 		if (ret < 0)
 			ret = mig_fail(m, ret, "sending device state: %s", strerror(-ret));
-		total += MIG_HDR_LEN + MIG_DEVICE_HDR_LEN + blob_len[i] + MIG_CRC_LEN;
+		total += MIG_HDR_LEN + MIG_DEVICE_HDR_LEN + blob_len[i] + MIG_TRAILER_MAX;
 	}
 	for (unsigned i = 0; i < reg->n; i++)
 		free(blob[i]);

@@ -1,14 +1,19 @@
-/* Migration stream framing and record bodies (format in stream.h and
- * docs/migration-stream.md). Nothing here touches KVM: unit tests drive it
- * with byte buffers. */
+/* Migration stream framing, record protection and record bodies (format
+ * in stream.h and docs/migration-stream.md). Nothing here touches KVM:
+ * unit tests drive it with byte buffers. */
 #include "stream.h"
 
 #include <errno.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../common/log.h"
@@ -191,13 +196,44 @@ void mig_io_mem(struct mig_io *io, struct mig_membuf *mb)
 	*io = (struct mig_io){ .read = mem_read, .writev = mem_writev, .ctx = mb };
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* With a read deadline, every recv waits in poll for at most what is left
+ * of it: a peer that trickles a byte now and then cannot stretch it. */
+static int fd_wait_readable(const struct mig_io *io)
+{
+	for (;;) {
+		uint64_t now = mono_ns();
+		if (now >= io->read_deadline_ns)
+			return -ETIMEDOUT;
+		uint64_t left_ms = (io->read_deadline_ns - now + 999999) / 1000000;
+		struct pollfd pfd = { .fd = *io->fd, .events = POLLIN };
+		int n = poll(&pfd, 1, left_ms > 60000 ? 60000 : (int)left_ms);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
 static int fd_read(void *ctx, void *buf, size_t len)
 {
-	int fd = *(int *)ctx;
+	const struct mig_io *io = ctx;
 	uint8_t *p = buf;
 
 	while (len) {
-		ssize_t n = recv(fd, p, len, 0);
+		if (io->read_deadline_ns) {
+			int ret = fd_wait_readable(io);
+			if (ret < 0)
+				return ret;
+		}
+		ssize_t n = recv(*io->fd, p, len, 0);
 		if (n == 0)
 			return -EPIPE;
 		if (n < 0) {
@@ -213,7 +249,7 @@ static int fd_read(void *ctx, void *buf, size_t len)
 
 static int fd_writev(void *ctx, struct iovec *iov, int n)
 {
-	int fd = *(int *)ctx;
+	int fd = *((const struct mig_io *)ctx)->fd;
 
 	while (n > 0) {
 		struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)n };
@@ -236,9 +272,136 @@ static int fd_writev(void *ctx, struct iovec *iov, int n)
 	return 0;
 }
 
+/* The transport's context is the mig_io itself (descriptor and deadline):
+ * io must stay where it is. */
 void mig_io_fd(struct mig_io *io, int *fd)
 {
-	*io = (struct mig_io){ .read = fd_read, .writev = fd_writev, .ctx = fd };
+	*io = (struct mig_io){ .read = fd_read, .writev = fd_writev, .ctx = io, .fd = fd };
+}
+
+/* ---- record protection ---------------------------------------------------------
+ *
+ * AES-256-GCM, one key per direction (mig_derive_keys), the nonce the
+ * direction's record counter: a key never sees a nonce twice, and the
+ * receiver's own counter is what opens the next record, so a record
+ * dropped, replayed or moved fails its tag like one altered. The header
+ * stays readable (the reader needs the length before the body) and is
+ * authenticated as AAD. */
+
+static void seal_free(struct mig_seal *s)
+{
+	EVP_CIPHER_CTX_free(s->cipher);
+	free(s->buf);
+	*s = (struct mig_seal){ .mode = MIG_SEAL_CRC };
+}
+
+void mig_io_clear_keys(struct mig_io *io)
+{
+	seal_free(&io->tx);
+	seal_free(&io->rx);
+}
+
+int mig_io_set_key(struct mig_io *io, bool tx, const uint8_t key[MIG_KEY_LEN])
+{
+	struct mig_seal *s = tx ? &io->tx : &io->rx;
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	uint8_t *buf = tx ? malloc(MIG_MAX_BODY) : NULL;
+
+	if (!c || (tx && !buf) ||
+	    (tx ? EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, NULL)
+		: EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, NULL)) != 1) {
+		EVP_CIPHER_CTX_free(c);
+		free(buf);
+		return -ENOMEM;
+	}
+	seal_free(s);
+	*s = (struct mig_seal){ .mode = MIG_SEAL_GCM, .cipher = c, .buf = buf };
+	return 0;
+}
+
+static void seal_nonce(uint8_t iv[12], uint64_t seq)
+{
+	mig_put32(iv, 0);
+	mig_put64(iv + 4, seq);
+}
+
+/* Encrypts the body's pieces into s->buf and computes the tag. */
+static int seal(struct mig_seal *s, const uint8_t hdr[MIG_HDR_LEN], const struct iovec *body, int n,
+		uint8_t tag[MIG_TAG_LEN])
+{
+	uint8_t iv[12];
+	int outl, off = 0;
+
+	if (s->seq == UINT64_MAX)
+		return -EOVERFLOW;
+	seal_nonce(iv, s->seq);
+	if (EVP_EncryptInit_ex(s->cipher, NULL, NULL, NULL, iv) != 1 ||
+	    EVP_EncryptUpdate(s->cipher, NULL, &outl, hdr, MIG_HDR_LEN) != 1)
+		return -EIO;
+	for (int i = 0; i < n; i++) {
+		if (!body[i].iov_len)
+			continue;
+		if (EVP_EncryptUpdate(s->cipher, s->buf + off, &outl, body[i].iov_base, (int)body[i].iov_len) != 1)
+			return -EIO;
+		off += outl;
+	}
+	if (EVP_EncryptFinal_ex(s->cipher, s->buf + off, &outl) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(s->cipher, EVP_CTRL_GCM_GET_TAG, MIG_TAG_LEN, tag) != 1)
+		return -EIO;
+	s->seq++;
+	return 0;
+}
+
+/* Decrypts body in place; -EBADMSG unless the tag matches. The plaintext
+ * is not looked at unless it does. */
+static int open_sealed(struct mig_seal *s, const uint8_t hdr[MIG_HDR_LEN], uint8_t *body, uint32_t len,
+		       uint8_t tag[MIG_TAG_LEN])
+{
+	uint8_t iv[12];
+	int outl;
+
+	if (s->seq == UINT64_MAX)
+		return -EOVERFLOW;
+	seal_nonce(iv, s->seq);
+	if (EVP_DecryptInit_ex(s->cipher, NULL, NULL, NULL, iv) != 1 ||
+	    EVP_DecryptUpdate(s->cipher, NULL, &outl, hdr, MIG_HDR_LEN) != 1 ||
+	    (len && EVP_DecryptUpdate(s->cipher, body, &outl, body, (int)len) != 1) ||
+	    EVP_CIPHER_CTX_ctrl(s->cipher, EVP_CTRL_GCM_SET_TAG, MIG_TAG_LEN, tag) != 1)
+		return -EIO;
+	if (EVP_DecryptFinal_ex(s->cipher, body + len, &outl) != 1)
+		return -EBADMSG;
+	s->seq++;
+	return 0;
+}
+
+int mig_derive_keys(const void *secret, size_t secret_len, const uint8_t nonce_s[16], const uint8_t nonce_d[16],
+		    uint8_t k_sd[MIG_KEY_LEN], uint8_t k_ds[MIG_KEY_LEN])
+{
+	static const char *const info[2] = { "compsc-mig v2 source->destination", "compsc-mig v2 destination->source" };
+	uint8_t salt[2 * MIG_NONCE_LEN];
+	uint8_t *out[2] = { k_sd, k_ds };
+	int ret = 0;
+
+	memcpy(salt, nonce_s, MIG_NONCE_LEN);
+	memcpy(salt + MIG_NONCE_LEN, nonce_d, MIG_NONCE_LEN);
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	EVP_KDF_free(kdf);
+	if (!kc)
+		return -ENOSYS;
+	for (int i = 0; i < 2 && ret == 0; i++) {
+		OSSL_PARAM p[] = {
+			OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
+			OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)secret, secret_len),
+			OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt, sizeof(salt)),
+			OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info[i], strlen(info[i])),
+			OSSL_PARAM_construct_end(),
+		};
+		if (EVP_KDF_derive(kc, out[i], MIG_KEY_LEN, p) != 1)
+			ret = -EIO;
+	}
+	EVP_KDF_CTX_free(kc);
+	return ret;
 }
 
 /* ---- framing --------------------------------------------------------------- */
@@ -283,9 +446,11 @@ int mig_read_preamble(struct mig_io *io, uint32_t direction, char *err, size_t e
 
 int mig_sendv(struct mig_io *io, uint16_t type, struct iovec *body, int n)
 {
-	uint8_t hdr[MIG_HDR_LEN], trailer[MIG_CRC_LEN];
+	uint8_t hdr[MIG_HDR_LEN], trailer[MIG_TRAILER_MAX];
 	struct iovec iov[8];
 	uint64_t len = 0;
+	size_t tlen;
+	int ret;
 
 	if (n > 6)
 		return -EINVAL;
@@ -296,15 +461,24 @@ int mig_sendv(struct mig_io *io, uint16_t type, struct iovec *body, int n)
 	mig_put16(hdr, type);
 	mig_put16(hdr + 2, MIG_F_MANDATORY);
 	mig_put32(hdr + 4, (uint32_t)len);
-	uint32_t crc = mig_crc32c(0, hdr, sizeof(hdr));
 	iov[0] = (struct iovec){ hdr, sizeof(hdr) };
-	for (int i = 0; i < n; i++) {
-		crc = mig_crc32c(crc, body[i].iov_base, body[i].iov_len);
-		iov[i + 1] = body[i];
+	if (io->tx.mode == MIG_SEAL_GCM) {
+		if ((ret = seal(&io->tx, hdr, body, n, trailer)) < 0)
+			return ret;
+		iov[1] = (struct iovec){ io->tx.buf, (size_t)len };
+		n = 1;
+		tlen = MIG_TAG_LEN;
+	} else {
+		uint32_t crc = mig_crc32c(0, hdr, sizeof(hdr));
+		for (int i = 0; i < n; i++) {
+			crc = mig_crc32c(crc, body[i].iov_base, body[i].iov_len);
+			iov[i + 1] = body[i];
+		}
+		mig_put32(trailer, crc);
+		tlen = MIG_CRC_LEN;
 	}
-	mig_put32(trailer, crc);
-	iov[n + 1] = (struct iovec){ trailer, sizeof(trailer) };
-	io->bytes_out += MIG_HDR_LEN + len + MIG_CRC_LEN;
+	iov[n + 1] = (struct iovec){ trailer, tlen };
+	io->bytes_out += MIG_HDR_LEN + len + tlen;
 	return io->writev(io->ctx, iov, n + 2);
 }
 
@@ -317,7 +491,9 @@ int mig_send(struct mig_io *io, uint16_t type, const void *body, uint32_t len)
 
 int mig_recv(struct mig_io *io, struct mig_rec *rec, uint8_t *buf, size_t cap, char *err, size_t errlen)
 {
-	uint8_t hdr[MIG_HDR_LEN], trailer[MIG_CRC_LEN];
+	uint8_t hdr[MIG_HDR_LEN], trailer[MIG_TRAILER_MAX];
+	bool sealed = io->rx.mode == MIG_SEAL_GCM;
+	size_t tlen = sealed ? MIG_TAG_LEN : MIG_CRC_LEN;
 	int ret;
 
 	for (;;) {
@@ -343,18 +519,28 @@ int mig_recv(struct mig_io *io, struct mig_rec *rec, uint8_t *buf, size_t cap, c
 		}
 		ret = io->read(io->ctx, buf, rec->len);
 		if (ret >= 0)
-			ret = io->read(io->ctx, trailer, sizeof(trailer));
+			ret = io->read(io->ctx, trailer, tlen);
 		if (ret < 0) {
 			snprintf(err, errlen, "record %s (%u bytes) truncated: %s", mig_rec_name(rec->type),
 				 rec->len, ret == -EPIPE ? "stream ended" : strerror(-ret));
 			return ret == -EPIPE ? -EPROTO : ret;
 		}
-		io->bytes_in += MIG_HDR_LEN + rec->len + MIG_CRC_LEN;
-		uint32_t crc = mig_crc32c(mig_crc32c(0, hdr, sizeof(hdr)), buf, rec->len);
-		if (crc != mig_get32(trailer)) {
-			snprintf(err, errlen, "record %s (%u bytes): checksum mismatch (0x%08x, computed 0x%08x)",
-				 mig_rec_name(rec->type), rec->len, mig_get32(trailer), crc);
-			return -EBADMSG;
+		io->bytes_in += MIG_HDR_LEN + rec->len + tlen;
+		if (sealed) {
+			uint64_t seq = io->rx.seq;
+			if ((ret = open_sealed(&io->rx, hdr, buf, rec->len, trailer)) < 0) {
+				snprintf(err, errlen, "record %s (%u bytes, number %llu of this direction) fails "
+					 "authentication: altered, forged, dropped, replayed or reordered on the way",
+					 mig_rec_name(rec->type), rec->len, (unsigned long long)seq);
+				return ret == -EBADMSG ? -EBADMSG : ret;
+			}
+		} else {
+			uint32_t crc = mig_crc32c(mig_crc32c(0, hdr, sizeof(hdr)), buf, rec->len);
+			if (crc != mig_get32(trailer)) {
+				snprintf(err, errlen, "record %s (%u bytes): checksum mismatch (0x%08x, computed 0x%08x)",
+					 mig_rec_name(rec->type), rec->len, mig_get32(trailer), crc);
+				return -EBADMSG;
+			}
 		}
 		rec->body = buf;
 		if (mig_rec_known(rec->type))
@@ -377,11 +563,8 @@ const char *const mig_cpuid_word_names[MIG_CPUID_WORDS] = {
 void mig_encode_hello(uint8_t *buf, const struct mig_hello *h)
 {
 	memcpy(buf, h->nonce, MIG_NONCE_LEN);
-	mig_put64(buf + 16, h->ram_size);
-	mig_put32(buf + 24, h->n_vcpus);
-	mig_put32(buf + 28, h->page_size);
-	for (int i = 0; i < MIG_CPUID_WORDS; i++)
-		mig_put32(buf + 32 + 4 * i, h->cpuid.w[i]);
+	mig_put32(buf + 16, h->page_size);
+	mig_put32(buf + 20, h->flags);
 }
 
 static int bad_len(const char *what, uint32_t len, uint32_t want, char *err, size_t errlen)
@@ -395,17 +578,14 @@ int mig_parse_hello(const uint8_t *body, uint32_t len, struct mig_hello *h, char
 	if (len != MIG_HELLO_LEN)
 		return bad_len("HELLO", len, MIG_HELLO_LEN, err, errlen);
 	memcpy(h->nonce, body, MIG_NONCE_LEN);
-	h->ram_size = mig_get64(body + 16);
-	h->n_vcpus = mig_get32(body + 24);
-	h->page_size = mig_get32(body + 28);
-	for (int i = 0; i < MIG_CPUID_WORDS; i++)
-		h->cpuid.w[i] = mig_get32(body + 32 + 4 * i);
+	h->page_size = mig_get32(body + 16);
+	h->flags = mig_get32(body + 20);
 	if (h->page_size != MIG_PAGE_SIZE) {
 		snprintf(err, errlen, "HELLO: page size %u, this side uses %u", h->page_size, MIG_PAGE_SIZE);
 		return -EPROTO;
 	}
-	if (h->n_vcpus == 0 || h->n_vcpus > MIG_MAX_VCPUS) {
-		snprintf(err, errlen, "HELLO: %u vCPUs is out of range", h->n_vcpus);
+	if (h->flags & ~(uint32_t)MIG_HELLO_KNOWN) {
+		snprintf(err, errlen, "HELLO: unknown flags 0x%x", h->flags);
 		return -EPROTO;
 	}
 	return 0;
@@ -501,7 +681,9 @@ uint32_t mig_encode_reserve(uint8_t *buf, const struct mig_reserve *r)
 	mig_put64(buf, r->ram_size);
 	mig_put32(buf + 8, r->n_vcpus);
 	mig_put32(buf + 12, r->n_devices);
-	uint8_t *p = buf + 16;
+	for (int i = 0; i < MIG_CPUID_WORDS; i++)
+		mig_put32(buf + 16 + 4 * i, r->cpuid.w[i]);
+	uint8_t *p = buf + MIG_RESERVE_HDR_LEN;
 	for (uint32_t i = 0; i < r->n_devices; i++, p += MIG_DEV_NAME_LEN + 4) {
 		memset(p, 0, MIG_DEV_NAME_LEN);
 		memcpy(p, r->dev[i].name, strnlen(r->dev[i].name, MIG_DEV_NAME_LEN - 1));
@@ -512,21 +694,25 @@ uint32_t mig_encode_reserve(uint8_t *buf, const struct mig_reserve *r)
 
 int mig_parse_reserve(const uint8_t *body, uint32_t len, struct mig_reserve *r, char *err, size_t errlen)
 {
-	if (len < 16) {
+	if (len < MIG_RESERVE_HDR_LEN) {
 		snprintf(err, errlen, "RESERVE record: %u bytes is too short", len);
 		return -EPROTO;
 	}
 	r->ram_size = mig_get64(body);
 	r->n_vcpus = mig_get32(body + 8);
 	r->n_devices = mig_get32(body + 12);
+	for (int i = 0; i < MIG_CPUID_WORDS; i++)
+		r->cpuid.w[i] = mig_get32(body + 16 + 4 * i);
 	if (r->n_devices > MIG_MAX_DEVICES) {
 		snprintf(err, errlen, "RESERVE record: %u devices (limit %u)", r->n_devices, MIG_MAX_DEVICES);
 		return -EPROTO;
 	}
-	if (len != 16 + r->n_devices * (MIG_DEV_NAME_LEN + 4))
-		return bad_len("RESERVE", len, 16 + r->n_devices * (MIG_DEV_NAME_LEN + 4), err, errlen);
+	uint32_t want = MIG_RESERVE_HDR_LEN + r->n_devices * (MIG_DEV_NAME_LEN + 4);
+	if (len != want)
+		return bad_len("RESERVE", len, want, err, errlen);
 	for (uint32_t i = 0; i < r->n_devices; i++) {
-		int ret = parse_dev_desc(body + 16 + i * (MIG_DEV_NAME_LEN + 4), &r->dev[i], err, errlen);
+		int ret = parse_dev_desc(body + MIG_RESERVE_HDR_LEN + i * (MIG_DEV_NAME_LEN + 4), &r->dev[i], err,
+					 errlen);
 		if (ret < 0)
 			return ret;
 		for (uint32_t j = 0; j < i; j++)

@@ -1,20 +1,30 @@
-/* The migration stream: framing, checksums, and the record bodies.
+/* The migration stream: framing, record protection, and the record bodies.
  *
  * Both directions of the TCP connection carry the same framing
  * (docs/migration-stream.md has the full description and a diagram):
  *
  *   preamble  16 B   "CSCMIGR\n" | u32 version | u32 direction (0 = source
  *                    to destination, 1 = destination to source)
- *   record    8 B header | body | u32 CRC32C(header || body)
+ *   record    8 B header | body | trailer
  *             header: u16 type | u16 flags | u32 body length
+ *             trailer, per direction and per moment (struct mig_seal):
+ *               CRC    u32 CRC32C(header || body): the handshake (HELLO,
+ *                      HELLO_ACK, AUTH), and every record of a stream
+ *                      both sides started with --insecure-plaintext
+ *               GCM    the body is AES-256-GCM ciphertext and the trailer
+ *                      its 16-byte tag; key: this direction's session key
+ *                      (auth.c), nonce: u32 0 | u64 record sequence number
+ *                      of this direction, AAD: the 8-byte header. A record
+ *                      altered, forged, dropped, replayed or reordered
+ *                      fails its tag.
  *   ...
  *   END (source to destination: the last record)
  *
  * All integers are little-endian. A reader treats every byte as hostile:
  * lengths are checked against the record type's rules and a global cap
- * before anything is allocated or read into, checksums before anything is
- * interpreted, and bodies are parsed into host structs by the functions
- * below, which check every field. */
+ * before anything is allocated or read into, the CRC or tag before the
+ * body is interpreted, and bodies are parsed into host structs by the
+ * functions below, which check every field. */
 #ifndef CSC_VMM_MIG_STREAM_H
 #define CSC_VMM_MIG_STREAM_H
 
@@ -25,13 +35,16 @@
 
 #define MIG_MAGIC		"CSCMIGR\n"
 #define MIG_MAGIC_LEN		8
-#define MIG_VERSION		1
+#define MIG_VERSION		2	/* 2: sealed records, HELLO without the VM's shape */
 #define MIG_PREAMBLE_LEN	16
 #define MIG_DIR_TO_DEST		0
 #define MIG_DIR_TO_SOURCE	1
 
 #define MIG_HDR_LEN		8
 #define MIG_CRC_LEN		4
+#define MIG_TAG_LEN		16	/* AES-GCM tag */
+#define MIG_TRAILER_MAX		MIG_TAG_LEN
+#define MIG_KEY_LEN		32	/* AES-256 */
 #define MIG_PAGE_SIZE		4096u
 #define MIG_RAM_MAX_PAGES	64u	/* data pages per RAM record */
 #define MIG_MAX_BODY		(MIG_RAM_MAX_PAGES * MIG_PAGE_SIZE + 64)
@@ -50,10 +63,10 @@
 #define MIG_RAM_ZERO		0x0001	/* count pages of zeros, no data */
 
 enum mig_rec_type {
-	MIG_REC_HELLO = 0x0001,		/* S->D: nonce, VM shape, CPUID */
+	MIG_REC_HELLO = 0x0001,		/* S->D: nonce, page size, stream flags */
 	MIG_REC_HELLO_ACK = 0x0002,	/* D->S: nonce, MAC, verdict */
 	MIG_REC_AUTH = 0x0003,		/* S->D: MAC */
-	MIG_REC_RESERVE = 0x0004,	/* S->D: memory size, vCPUs, device list */
+	MIG_REC_RESERVE = 0x0004,	/* S->D: memory size, vCPUs, CPUID, device list */
 	MIG_REC_RESERVE_ACK = 0x0005,	/* D->S: verdict */
 	MIG_REC_ROUND = 0x0010,		/* S->D: a pre-copy round starts */
 	MIG_REC_RAM = 0x0011,		/* S->D: a run of guest pages */
@@ -88,6 +101,21 @@ bool mig_rec_known(uint16_t type);
 /* CRC32C (Castagnoli), with the SSE4.2 instruction when the CPU has it. */
 uint32_t mig_crc32c(uint32_t crc, const void *data, size_t len);
 
+/* Record protection of one direction of a stream. Starts as CRC (the
+ * handshake); auth.c switches both directions to GCM with the session keys
+ * once both peers proved they know the token, unless both run with
+ * --insecure-plaintext. */
+enum mig_seal_mode {
+	MIG_SEAL_CRC,
+	MIG_SEAL_GCM,
+};
+struct mig_seal {
+	enum mig_seal_mode mode;
+	uint64_t seq;		/* records sealed (tx) or opened (rx) under this key */
+	void *cipher;		/* EVP_CIPHER_CTX, key set */
+	uint8_t *buf;		/* tx: ciphertext, MIG_MAX_BODY */
+};
+
 /* Byte transport: read/write exactly the requested bytes, or -errno
  * (-EPIPE for end of stream). Sockets and memory buffers implement it. */
 struct mig_io {
@@ -95,14 +123,34 @@ struct mig_io {
 	int (*writev)(void *ctx, struct iovec *iov, int n);
 	void *ctx;
 	uint64_t bytes_in, bytes_out;
+	struct mig_seal tx, rx;
+	/* Socket transport: the descriptor, and a deadline for reads
+	 * (CLOCK_MONOTONIC ns, 0 = none; -ETIMEDOUT once past it) that
+	 * bounds a whole exchange however slowly the peer trickles bytes. */
+	int *fd;
+	uint64_t read_deadline_ns;
 };
 
 struct mig_membuf {
 	uint8_t *data;
 	size_t len, cap, pos;	/* reads consume from pos; writes append */
 };
+/* Both start with CRC records in each direction. */
 void mig_io_mem(struct mig_io *io, struct mig_membuf *mb);
 void mig_io_fd(struct mig_io *io, int *fd);
+
+/* Seals (tx) or opens (rx) every later record of that direction with
+ * AES-256-GCM under key, sequence numbers from 0. 0 or -errno. */
+int mig_io_set_key(struct mig_io *io, bool tx, const uint8_t key[MIG_KEY_LEN]);
+/* Back to CRC records both ways; frees the ciphers. */
+void mig_io_clear_keys(struct mig_io *io);
+
+/* The session keys (docs/migration-stream.md "Key schedule"):
+ *   PRK  = HKDF-Extract(salt = nonce_s | nonce_d, IKM = secret), SHA-256
+ *   K_sd = HKDF-Expand(PRK, "compsc-mig v2 source->destination", 32)
+ *   K_ds = HKDF-Expand(PRK, "compsc-mig v2 destination->source", 32) */
+int mig_derive_keys(const void *secret, size_t secret_len, const uint8_t nonce_s[16], const uint8_t nonce_d[16],
+		    uint8_t k_sd[MIG_KEY_LEN], uint8_t k_ds[MIG_KEY_LEN]);
 
 int mig_write_preamble(struct mig_io *io, uint32_t direction);
 int mig_read_preamble(struct mig_io *io, uint32_t direction, char *err, size_t errlen);
@@ -140,14 +188,17 @@ struct mig_cpuid_summary {
 };
 extern const char *const mig_cpuid_word_names[MIG_CPUID_WORDS];
 
+/* HELLO says nothing about the VM: it goes before either side is
+ * authenticated. The VM's shape and CPU features travel in RESERVE, the
+ * first sealed record. */
+#define MIG_HELLO_PLAINTEXT	0x0001	/* the source runs with --insecure-plaintext */
+#define MIG_HELLO_KNOWN		MIG_HELLO_PLAINTEXT
 struct mig_hello {
 	uint8_t nonce[MIG_NONCE_LEN];
-	uint64_t ram_size;
-	uint32_t n_vcpus;
 	uint32_t page_size;
-	struct mig_cpuid_summary cpuid;
+	uint32_t flags;
 };
-#define MIG_HELLO_LEN (MIG_NONCE_LEN + 16 + 4 * MIG_CPUID_WORDS)
+#define MIG_HELLO_LEN (MIG_NONCE_LEN + 8)
 void mig_encode_hello(uint8_t *buf, const struct mig_hello *h);
 int mig_parse_hello(const uint8_t *body, uint32_t len, struct mig_hello *h, char *err, size_t errlen);
 
@@ -156,6 +207,9 @@ struct mig_verdict {
 	int32_t status;			/* 0 ok, else -errno */
 	char reason[MIG_REASON_LEN];	/* NUL-terminated, printable */
 };
+/* HELLO_ACK: nonce_d | MAC_d | verdict. MAC_d covers the verdict's bytes
+ * as sent (auth.c): a source checks it before it reads the verdict. */
+#define MIG_HELLO_ACK_VERDICT_OFF (MIG_NONCE_LEN + MIG_MAC_LEN)
 struct mig_hello_ack {
 	uint8_t nonce[MIG_NONCE_LEN];
 	uint8_t mac[MIG_MAC_LEN];
@@ -174,10 +228,15 @@ struct mig_dev_desc {
 /* The pseudo-device naming the source's accelerator in RESERVE. */
 #define MIG_VCPU_DEV_PREFIX	"vcpu-"
 
+/* RESERVE: u64 RAM bytes | u32 vCPUs | u32 n | u32 CPUID words x 9 |
+ * n x {name[32], u32 version}. */
+#define MIG_RESERVE_HDR_LEN (16 + 4 * MIG_CPUID_WORDS)
+#define MIG_RESERVE_MAX_LEN (MIG_RESERVE_HDR_LEN + MIG_MAX_DEVICES * (MIG_DEV_NAME_LEN + 4))
 struct mig_reserve {
 	uint64_t ram_size;
 	uint32_t n_vcpus;
 	uint32_t n_devices;
+	struct mig_cpuid_summary cpuid;
 	struct mig_dev_desc dev[MIG_MAX_DEVICES];
 };
 uint32_t mig_encode_reserve(uint8_t *buf, const struct mig_reserve *r);
