@@ -369,13 +369,11 @@ static void deliver_held(struct vf_device *d, const uint8_t *blob, size_t len)
 	free(storage);
 }
 
-/* Hands the kept frames to the VF, those held at stop-and-copy first, and
- * drops them. Returns whether late frames (taken after the destination
- * announced the VM) were among them. */
-static bool deliver_kept(struct vf_device *d)
+/* Hands the kept frames to the VF, those held at stop-and-copy first
+ * (then those taken after the destination announced the VM), and drops
+ * them. */
+static void deliver_kept(struct vf_device *d)
 {
-	bool late = d->late_blob != NULL;
-
 	if (d->held_blob)
 		deliver_held(d, d->held_blob, d->held_blob_len);
 	if (d->late_blob)
@@ -383,7 +381,6 @@ static bool deliver_kept(struct vf_device *d)
 	free(d->held_blob);
 	free(d->late_blob);
 	d->held_blob = d->late_blob = NULL;
-	return late;
 }
 
 void compsc_vf_migrate_abort(void *dev)
@@ -395,12 +392,15 @@ void compsc_vf_migrate_abort(void *dev)
 	if (!atomic_load(&d->present))
 		return;
 
+	bool stopped = d->csc_disabled;
 	if (d->csc_disabled && pf_simple(d, "enable", err, sizeof(err)) < 0)
 		log_error("vf%u: cannot restart the VF's queues: %s", d->instance, err);
 	d->csc_disabled = false;
-	/* Late frames mean the destination had announced the VM: take the
-	 * network back. */
-	if (deliver_kept(d) && pf_simple(d, "announce", err, sizeof(err)) < 0)
+	deliver_kept(d);
+	/* Past the stop the destination may have announced the VM (it does
+	 * at load, and may even have run it before an orchestrator said
+	 * resume-here): take the network back. */
+	if (stopped && pf_simple(d, "announce", err, sizeof(err)) < 0)
 		log_warn("vf%u: cannot announce the VM's MAC again: %s", d->instance, err);
 	if (a) {
 		csc_area_set_migrating(a, 0);
