@@ -132,6 +132,8 @@ def cell(bed, stage, fault):
                 "max-rounds": 3}
         if stall_stage:
             args.update({"stall-stage": stall_stage, "stall-ms": stall_ms, "stall-round": stall_round})
+        else:
+            args["timeout-ms"] = 3000	# longer than the destination holds ACTIVATED
         rep = api.cmd("migrate", **args)
         t_start = time.monotonic()
         if "error" in rep:
@@ -173,6 +175,8 @@ def cell(bed, stage, fault):
                 except OSError:
                     pass
             dst_state = vm_state(dst_api) if fault != "destination stalls" else None
+            res["dst_state"] = dst_state
+            res["dst_alive"] = dst.proc.poll() is None
             if dst_state == "running":
                 resolved = "destination-running"
             else:
@@ -247,13 +251,18 @@ def main():
     cells = [(s, f) for s in STAGES for f in FAULTS if f != "no free VF" or s[0] == "reservation"]
     if QUICK:
         cells = [(s, f) for s, f in cells if (s[0], f) in QUICK_CELLS]
+    only = os.environ.get("COMPSC_FAULTS_CELLS")	# "stage:fault;stage:fault", to rerun some
+    if only:
+        want = {tuple(c.split(":", 1)) for c in only.split(";")}
+        cells = [(s, f) for s, f in cells if (s[0], f) in want]
     results = []
     with migrun.Bed("bflt") as bed:
         for stage, fault in cells:
             progress(f"{stage[0]} x {fault}")
             r = cell(bed, stage, fault)
             results.append(r)
-            progress(f"  -> migration {r.get('migration')}, {r.get('resolved') or 'no resolution needed'}, "
+            progress(f"  -> migration {r.get('migration')}, {r.get('resolved') or 'no resolution needed'} "
+                     f"(destination state {r.get('dst_state')}), "
                      f"VM runs on: {r.get('runs')}, recovery {r.get('recovery_ms')}"
                      + (f", ERROR {r['error']}" if r.get("error") else ""))
     rows = []

@@ -29,6 +29,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "../../common/log.h"
@@ -543,6 +545,51 @@ static void dest_refuse(struct migration *m, const char *why)
 	vm_request_exit(m->vm, VMM_EXIT_MIGRATION);
 }
 
+/* The destination runs the VM: tell the source (main thread). */
+static void send_activated(struct migration *m)
+{
+	mig_set_sock_timeouts(m->sock, 1000);
+	if (m->test_fault == DST_FAULT_DROP_ACTIVATED) {
+		log_warn("migration: failure injection: the VM runs, the connection is cut instead of ACTIVATED");
+		shutdown(m->sock, SHUT_RDWR);
+	} else if (mig_send(&m->io, MIG_REC_ACTIVATED, m->activated, sizeof(m->activated)) < 0) {
+		/* We run the VM all the same: after COMMIT the source never
+		 * resumes unless we refuse or its orchestrator says so. */
+		log_warn("migration: could not confirm activation to the source: its outcome is unknown until "
+			 "its orchestrator resolves it (destination-running)");
+	}
+	fprintf(stderr, "compsc-vmm: incoming migration complete: the VM runs here (%" PRIu64 " pages received, "
+		"state loaded in %.1f ms)\n", m->pages_total, (double)m->p.load_ns / 1e6);
+}
+
+static void activated_due(void *opaque, uint32_t events)
+{
+	struct migration *m = opaque;
+
+	(void)events;
+	evloop_remove(&m->vm->loop, m->test_timer_fd);
+	close(m->test_timer_fd);
+	m->test_timer_fd = -1;
+	send_activated(m);
+}
+
+/* delay-activated: ACTIVATED leaves 1.5 s after the VM runs, from a timer
+ * of the main loop (which keeps serving the control socket meanwhile). */
+static int delay_activated(struct migration *m)
+{
+	struct itimerspec its = { .it_value = { 1, 500000000 } };
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+
+	if (fd < 0 || timerfd_settime(fd, 0, &its, NULL) < 0 || evloop_add(&m->vm->loop, fd, EPOLLIN, activated_due, m) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	m->test_timer_fd = fd;
+	log_warn("migration: failure injection: the VM runs, ACTIVATED waits 1.5 s");
+	return 0;
+}
+
 /* Main thread, after the migration thread has ended with COMMIT received:
  * activation hooks (MIGRATED += 1 and its interrupt), vCPUs started, and
  * the resume time reported to the source (ACTIVATED: the source lets go
@@ -551,7 +598,6 @@ static void dest_refuse(struct migration *m, const char *why)
 void mig_dest_activate(struct migration *m)
 {
 	struct device_registry *reg = &m->vm->devices;
-	uint8_t act[MIG_ACTIVATED_LEN];
 	char why[300] = "";
 
 	mig_set_stage(m, MIG_STAGE_ACTIVATION);
@@ -577,24 +623,10 @@ void mig_dest_activate(struct migration *m)
 	m->p.end_ns = now_ns();
 	m->p.status = MIG_STATUS_COMPLETED;
 	pthread_mutex_unlock(&m->lock);
-	mig_put64(act, resume);
-	mig_put64(act + 8, m->p.load_ns);
-	mig_put64(act + 16, 0);
-	mig_set_sock_timeouts(m->sock, 1000);
-	if (m->test_fault == DST_FAULT_DELAY_ACTIVATED) {
-		log_warn("migration: failure injection: the VM runs, ACTIVATED waits 1.5 s");
-		struct timespec ts = { 1, 500000000 };
-		nanosleep(&ts, NULL);
-	}
-	if (m->test_fault == DST_FAULT_DROP_ACTIVATED) {
-		log_warn("migration: failure injection: the VM runs, the connection is cut instead of ACTIVATED");
-		shutdown(m->sock, SHUT_RDWR);
-	} else if (mig_send(&m->io, MIG_REC_ACTIVATED, act, sizeof(act)) < 0) {
-		/* We run the VM all the same: after COMMIT the source never
-		 * resumes unless we refuse or its orchestrator says so. */
-		log_warn("migration: could not confirm activation to the source: its outcome is unknown until "
-			 "its orchestrator resolves it (destination-running)");
-	}
-	fprintf(stderr, "compsc-vmm: incoming migration complete: the VM runs here (%" PRIu64 " pages received, "
-		"state loaded in %.1f ms)\n", m->pages_total, (double)m->p.load_ns / 1e6);
+	mig_put64(m->activated, resume);
+	mig_put64(m->activated + 8, m->p.load_ns);
+	mig_put64(m->activated + 16, 0);
+	if (m->test_fault == DST_FAULT_DELAY_ACTIVATED && delay_activated(m) == 0)
+		return;
+	send_activated(m);
 }

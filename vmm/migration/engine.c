@@ -366,7 +366,7 @@ int mig_init(struct vm *vm, const char *token, const struct mig_options *opts, c
 	m->plaintext = m->opts.insecure_plaintext;
 	if (hooks)
 		m->hooks = *hooks;
-	m->sock = m->listen_fd = -1;
+	m->sock = m->listen_fd = m->test_timer_fd = -1;
 	pthread_mutex_init(&m->lock, NULL);
 	m->n_words = (vm->n_pages + 63) / 64;
 	m->rxbuf = malloc(MIG_MAX_BODY);
@@ -414,6 +414,10 @@ void mig_destroy(struct vm *vm)
 	}
 	evloop_remove(&vm->loop, m->notify_fd);
 	close(m->notify_fd);
+	if (m->test_timer_fd >= 0) {
+		evloop_remove(&vm->loop, m->test_timer_fd);
+		close(m->test_timer_fd);
+	}
 	if (m->sock >= 0)
 		close(m->sock);
 	if (m->listen_fd >= 0)

@@ -44,7 +44,6 @@
 #define MIG_FEATURE_LATE "late"	/* takes LATE_DEVICE records between READY and COMMIT */	/* answers SYNC at the end of a round */
 
 #define DEST_IO_TIMEOUT_MS 30000
-#define ACTIVATED_TIMEOUT_MS 10000
 
 /* Destination: the queue of RAM records between the migration thread and
  * the writer thread (ram.c). head and tail only grow; slot = n % SLOTS. */
@@ -111,6 +110,8 @@ struct migration {
 
 	/* Destination. */
 	int test_fault;		/* enum dst_test_fault (dest.c): failure injection, tests only */
+	int test_timer_fd;	/* delay-activated: fires when ACTIVATED is due (-1: none) */
+	uint8_t activated[MIG_ACTIVATED_LEN];	/* destination: the ACTIVATED body, once running */
 	struct accel_state *vstate;	/* vCPU/VM state as received */
 	struct dev_blob dev[MIG_MAX_DEVICES];
 	uint64_t *touched;	/* pages written since the VM was created (writer thread) */

@@ -513,7 +513,7 @@ static int src_commit(struct migration *m)
 /* After COMMIT the destination's answer decides who runs the VM.
  * ACTIVATED: the destination runs it (0). ERROR: the destination refused
  * before running it, so the source takes it back (-errno, recorded).
- * Anything else (no answer within ACTIVATED_TIMEOUT_MS, a lost connection,
+ * Anything else (no answer within timeout-ms, a lost connection,
  * a bad record): the destination may or may not be running it, and neither
  * side can find out alone (SRC_OUTCOME_UNKNOWN, recorded). */
 #define SRC_OUTCOME_UNKNOWN 1
@@ -526,7 +526,7 @@ static int src_activation(struct migration *m)
 	int ret;
 
 	mig_set_stage(m, MIG_STAGE_ACTIVATION);
-	mig_set_sock_timeouts(m->sock, ACTIVATED_TIMEOUT_MS);
+	mig_set_sock_timeouts(m->sock, m->params.timeout_ms);
 	ret = mig_recv(&m->io, &rec, m->rxbuf, MIG_MAX_BODY, err, sizeof(err));
 	if (ret == 0 && rec.type == MIG_REC_ACTIVATED && rec.len == MIG_ACTIVATED_LEN) {
 		pthread_mutex_lock(&m->lock);
@@ -541,7 +541,8 @@ static int src_activation(struct migration *m)
 		return mig_fail(m, v.status < 0 ? v.status : -EIO,
 				"the destination refused to run the VM after COMMIT: %s", v.reason);
 	if (ret == -ETIMEDOUT || ret == -EAGAIN)
-		mig_fail(m, ret, "COMMIT sent, but no answer from the destination within %d ms", ACTIVATED_TIMEOUT_MS);
+		mig_fail(m, ret, "COMMIT sent, but no answer from the destination within %" PRIu64 " ms (timeout-ms)",
+			 (uint64_t)m->params.timeout_ms);
 	else if (ret < 0)
 		mig_fail(m, ret, "COMMIT sent, then the connection was lost before the destination confirmed: %s", err);
 	else
