@@ -94,14 +94,16 @@ def cell(bed, stage, fault):
     bed.port += 2
     port, pport = bed.port, bed.port + 1
     holder = None
+    bed.next_run()
+    vf = bed.nic["hostB"].vf(bed.vf_index)
     src = bed.vm("compsc", "hostA", f"app=echo,memload ip={IP}/24 gw=10.0.0.1 fill-mib=16 dirty-rate=3000",
                  mem="256M")
     env_dst = {"COMPSC_TEST_FAULT": "delay-activated"} if stall_stage is None else {}
     if fault == "no free VF":
-        holder = migrun.Vm(bed.bed, "app=spin", host="hostB", tap=None, vf=bed.nic["hostB"].vf(0))
+        holder = migrun.Vm(bed.bed, "app=spin", host="hostB", tap=None, vf=vf)
         time.sleep(0.5)
     dst_api = bed.path("dst.sock")
-    dst = migrun.Vm(bed.bed, "", host="hostB", tap=None, vf=bed.nic["hostB"].vf(0),
+    dst = migrun.Vm(bed.bed, "", host="hostB", tap=None, vf=vf,
                     extra=["--api", dst_api, "--mem", "256M", "--incoming", f"tcp:10.0.0.2:{port}"],
                     env=dict(os.environ, **env_dst))
     proxy = subprocess.Popen(bed.bed.ns("hostA") + [sys.executable, os.path.join(HERE, "lib", "faultproxy.py"),

@@ -19,7 +19,8 @@ NAME-ACCEL.md into bench/results/ (COMPSC_RESULTS_DIR to change) and
 prints its table; a progress line per run goes to stderr.
 
 COMPSC_PAPER_QUICK=1 runs a few seconds of each (the test does);
-COMPSC_PAPER_ONLY=1,3 runs some experiments only."""
+COMPSC_PAPER_ONLY=1,3 runs some experiments only, COMPSC_PAPER_METHODS=pv,compsc
+some methods only."""
 import csv
 import os
 import statistics
@@ -84,7 +85,8 @@ def gnuplot(name, script):
 
 def methods():
     ms = []
-    for m in ALL_METHODS:
+    wanted = os.environ.get("COMPSC_PAPER_METHODS")	# "pv,compsc", to run some only
+    for m in (wanted.split(",") if wanted else ALL_METHODS):
         why = migrun.method_problem(m)
         if why:
             progress(f"{m}: not measured: {why}")

@@ -88,7 +88,15 @@ class Bed:
             raise
         self.port = 4600
         self.n = 0
+        self.vf_index = 0
         return self
+
+    def next_run(self):
+        """Each run takes the other VF of each host (so another MAC): what
+        the bridge, the NICs and the peer learnt about the previous run's
+        VM (its MAC assigned to host B's VF, its location) cannot touch
+        this one."""
+        self.vf_index ^= 1
 
     def __exit__(self, *exc):
         for n in self.nic.values():
@@ -115,7 +123,7 @@ class Bed:
         if incoming:
             extra += ["--incoming", incoming]
         args = " ".join(a for a in (guest_args, m["guest"]) if a) if not incoming else ""
-        vf = self.nic[host].vf(0) if m["vf"] else None
+        vf = self.nic[host].vf(self.vf_index) if m["vf"] else None
         if vf and incoming and method == "bonding":
             # The orchestrator plugs it after the migration (device-add).
             extra += ["--vf-unplugged", vf]
@@ -140,7 +148,7 @@ def migrate(bed, method, src, dst, extra=None, timeout=120):
     (empty on failure, with "error" and "exit" set)."""
     args = [COMPSC, "migrate", src.api, "--to", dst.uri, "--json"] + (extra or [])
     if method == "bonding":
-        args += ["--method", "bonding", "--dest-api", dst.api, "--dest-vf", bed.nic["hostB"].vf(0)]
+        args += ["--method", "bonding", "--dest-api", dst.api, "--dest-vf", bed.nic["hostB"].vf(bed.vf_index)]
     elif _bonding_available():
         args += ["--method", method]
     p = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
@@ -200,6 +208,7 @@ def run_migration(bed, method, load="udp", secs=8.0, at=3.0, rate=2000, mem=None
           "http" - and wrk against the guest's httpd
     The migration starts at `at` s into a `secs`-s run."""
     args = f"app={apps} ip={IP}/24 gw=10.0.0.1 stats-ms=1000 {guest_args}".strip()
+    bed.next_run()
     src = bed.vm(method, "hostA", args, mem=mem)
     dst = bed.incoming(method, "hostB", mem=mem)
     out = {"method": method, "load": load}
@@ -262,6 +271,7 @@ def steady(bed, method, secs=5, udp_rate=60000, guest_args=""):
     """No migration: TCP peer->guest throughput (iperf 2), and the UDP echo
     rate that comes back when `udp_rate` datagrams/s are offered."""
     args = f"app=echo,iperf,http ip={IP}/24 gw=10.0.0.1 {guest_args}".strip()
+    bed.next_run()
     vm = bed.vm(method, "hostA", args)
     res = {"method": method}
     try:
