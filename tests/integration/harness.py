@@ -22,7 +22,8 @@ GUEST = os.environ.get("COMPSC_GUEST", os.path.join(BUILD, "guest", "compsc-gues
 
 
 ACCEL = os.environ.get("COMPSC_ACCEL") or "auto"
-SANDBOX = os.path.join(os.path.dirname(VMM), "compsc-vcpu-proc")
+# compsc-vmm takes its sandbox from $COMPSC_PROC_SANDBOX, else next to itself.
+SANDBOX = os.environ.get("COMPSC_PROC_SANDBOX") or os.path.join(os.path.dirname(VMM), "compsc-vcpu-proc")
 
 
 def kvm_problem():
