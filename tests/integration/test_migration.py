@@ -22,8 +22,8 @@ CHECKS = [
     "dirtying guest with a 1 ms budget stops at max-rounds and still completes",
     "device state travels: testdev value arrives on the destination",
     "a register-only computation moved mid-way ends with the result of an unmoved run",
-    "downtime across two clocks: the estimate lies within its bounds and within max(2 ms, 50%) of the "
-    "one-clock figure (both VMMs on this host)",
+    "downtime across two clocks: the one-clock figure (both VMMs on this host) lies within the two-clock "
+    "bounds, the estimate within max(2 ms, 50%) of it or at worst half the bounds' width, the width < 20 ms",
 ]
 problem = accel_problem()
 if problem:
@@ -56,8 +56,11 @@ with tmpdir() as tmp:
         two, one = rep.get("downtime-ms"), rep.get("downtime-same-clock-ms")
         lo, hi = (rep.get("downtime-bounds-ms") or [None, None])[:2]
         print(f"# downtime: two clocks {two} ms (bounds {lo} .. {hi}), one clock {one} ms")
+        # The estimate assumes COMMIT's way and ACTIVATED's way back take
+        # as long; its error is at most half the bounds' width, which a
+        # loaded machine (a sanitizer build) widens on the way back.
         downtime_ok = (None not in (two, one, lo, hi) and lo <= two <= hi and lo <= one <= hi
-                       and abs(two - one) < max(2.0, 0.5 * one))
+                       and abs(two - one) <= max(2.0, 0.5 * one, (hi - lo) / 2) and hi - lo < 20)
         downtime_diag = f"{r.stdout}\n{a.log()}{b.log()}"
         rc = a.wait_exit(10)
         t.ok(rc == 0 and a.wait_err(rf"the VM now runs at tcp:127.0.0.1:{b.port}", 1), CHECKS[1], a.log())

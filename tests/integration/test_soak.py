@@ -42,5 +42,9 @@ print("\n".join("# " + line for line in soakrun.table(res, "soak").splitlines())
 s = soakrun.summary(res)
 diag = "\n".join(res["errors"]) + "\n" + (res.get("iperf_out") or "")[-1500:] + (res.get("peer_out") or "")
 for c, k in zip(CHECKS, KEYS):
-    t.ok(s[k][0], c, s[k][1] + "\n" + diag)
+    if s[k][0] is None:
+        t.skip(c, "compsc-nic runs under AddressSanitizer, whose quarantine keeps freed memory: RSS says "
+               "nothing about leaks there (the fd checks still do)")
+    else:
+        t.ok(s[k][0], c, s[k][1] + "\n" + diag)
 t.done()

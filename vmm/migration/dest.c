@@ -468,15 +468,16 @@ void mig_dest_activate(struct migration *m)
 	m->p.end_ns = now_ns();
 	m->p.status = MIG_STATUS_COMPLETED;
 	pthread_mutex_unlock(&m->lock);
+	mig_set_sock_timeouts(m->sock, 1000);
 	/* Two intervals of our own clock, so the source can bound the downtime
 	 * without reading our clock (src_downtime): COMMIT received -> vCPUs
 	 * started, and vCPUs started -> now (ACTIVATED leaves), in us, each
-	 * saturated at 32 bits. */
+	 * saturated at 32 bits. Taken last: time spent here after it counts
+	 * as the way back, widening the source's bounds. */
 	uint64_t d1 = (resume - m->commit_ns) / 1000, d2 = (now_ns() - resume) / 1000;
 	mig_put64(act, resume);
 	mig_put64(act + 8, m->p.load_ns);
 	mig_put64(act + 16, (d1 > UINT32_MAX ? UINT32_MAX : d1) | (d2 > UINT32_MAX ? UINT32_MAX : d2) << 32);
-	mig_set_sock_timeouts(m->sock, 1000);
 	if (m->test_fault == DST_FAULT_DROP_ACTIVATED) {
 		log_warn("migration: failure injection: the VM runs, the connection is cut instead of ACTIVATED");
 		shutdown(m->sock, SHUT_RDWR);
