@@ -183,7 +183,7 @@ def summary(res):
                        f"{echo.get('sent')} sent, {echo.get('missed')} missed, {echo.get('duplicated')} duplicated, "
                        f"longest gap {echo.get('longest_gap_ms')} ms")
     out["held RX frames"] = (True, f"{res.get('rx-held-frames', 0)} carried over all moves, "
-                                   f"{res.get('rx-dropped-frames', 0)} dropped (the held queue was full)")
+                                   f"{res.get('rx-dropped-frames', 0)} dropped because the held queue was full")
     out["TCP"] = (res.get("iperf_exit") == 0 and res.get("iperf_whole") is not None,
                   f"iperf exit {res.get('iperf_exit')}; {res.get('iperf_whole') or 'no whole-run line'}")
     return out
