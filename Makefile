@@ -1,6 +1,7 @@
 # Short commands over the meson build. `make test` and `make demo` work on a
 # fresh Debian 12 machine (as root: missing packages are installed).
 BUILD ?= build
+SANITIZE ?= 0
 
 .PHONY: all deps build test demo bench fuzz clean
 
@@ -16,8 +17,10 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
+# SANITIZE=1: the whole suite against host programs built with
+# ASan+UBSan in $(BUILD)-san (README, "Testing").
 test: build
-	scripts/run-tests $(BUILD)
+	SANITIZE=$(SANITIZE) scripts/run-tests $(BUILD)
 
 demo: build
 	scripts/demo $(BUILD)

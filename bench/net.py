@@ -23,10 +23,10 @@ os.environ.setdefault("COMPSC_VMM", os.path.join(build, "vmm", "compsc-vmm"))
 os.environ.setdefault("COMPSC_GUEST", os.path.join(build, "guest", "compsc-guest.elf"))
 os.environ.setdefault("COMPSC_NIC", os.path.join(build, "nic", "compsc-nic"))
 os.environ.setdefault("COMPSC_PEER", os.path.join(build, "tools", "peer", "compsc-peer"))
-from harness import accel_problem  # noqa: E402
+from harness import accel_problem, problems  # noqa: E402
 from netbed import PEER_TOOL, HostNic, Testbed, Vm, root_problem  # noqa: E402
 
-problem = accel_problem() or root_problem()
+problem = problems(accel_problem(), root_problem())
 if problem:
     print(f"bench net: skipped: {problem}")
     sys.exit(0)
@@ -35,9 +35,24 @@ IP = "10.0.0.10"
 KINDS = [("virtio-net", None), ("VF 1g", "1g"), ("VF unlimited", "off")]
 
 
-def iperf_bits(out):
+# Every measurement that produced no figure: the table shows "failed" in
+# its cell and the run exits 1 (make bench must not pass on a broken one).
+failures = []
+current = None  # the device kind being measured
+
+
+def failed(what, out):
+    failures.append(f"{current}: {what}: {out.strip()[-300:]}")
+    return "failed"
+
+
+def iperf_mbit(out, what):
     r = [l.split(",") for l in out.splitlines() if l.count(",") >= 8]
-    return int(r[-1][8]) if r else 0
+    try:
+        bits = int(r[-1][8]) if r else 0
+    except ValueError:
+        bits = 0
+    return f"{bits / 1e6:.0f}" if bits > 0 else failed(what, out)
 
 
 def start_vm(bed, nic, cmdline):
@@ -55,23 +70,24 @@ def measure(bed, nic):
             sys.exit(f"bench net: guest did not come up:\n{vm.text()}")
         bed.run("peer", ["ping", "-c", "2", "-i", "0.2", IP])
         _, out = bed.run("peer", ["iperf", "-c", IP, "-t", "5", "-y", "C"], timeout=30)
-        res["TCP peer->guest (iperf 2, 5 s), Mbit/s"] = f"{iperf_bits(out) / 1e6:.0f}"
+        res["TCP peer->guest (iperf 2, 5 s), Mbit/s"] = iperf_mbit(out, "TCP peer->guest")
         for rate in (10000, 30000, 60000):
             _, out = bed.run("peer", [PEER_TOOL, "send", "--to", f"{IP}:7", "--rate", str(rate), "--secs", "3",
                                       "--echo", "--grace-ms", "300"], timeout=30)
             m = re.search(r"sent (\d+) received \d+ unique (\d+) missed (\d+).*longest_gap_ms ([\d.]+)", out)
             res[f"UDP echo offered {rate}/s: back/s, missed"] = (
-                f"{int(m.group(2)) / 3:.0f}, {m.group(3)}" if m else "failed")
+                f"{int(m.group(2)) / 3:.0f}, {m.group(3)}" if m else failed(f"UDP echo at {rate}/s", out))
         _, out = bed.run("peer", ["wrk", "-t", "1", "-c", "4", "-d", "5", "-H", "Connection: keep-alive",
                                   f"http://{IP}/index.html"], timeout=30)
         m = re.search(r"Requests/sec:\s+([\d.]+)", out)
-        res["HTTP wrk keep-alive index.html, req/s"] = f"{float(m.group(1)):.0f}" if m else "failed"
+        res["HTTP wrk keep-alive index.html, req/s"] = f"{float(m.group(1)):.0f}" if m else failed("wrk", out)
         _, out = bed.run("peer", ["ab", "-n", "3000", "-c", "4", f"http://{IP}/index.html"], timeout=60)
         m = re.search(r"Requests per second:\s+([\d.]+)", out)
-        res["HTTP ab new connection each, req/s"] = f"{float(m.group(1)):.0f}" if m else "failed"
+        res["HTTP ab new connection each, req/s"] = f"{float(m.group(1)):.0f}" if m else failed("ab index.html", out)
         _, out = bed.run("peer", ["ab", "-n", "30", "-c", "2", f"http://{IP}/big.bin"], timeout=60)
         m = re.search(r"Transfer rate:\s+([\d.]+)", out)
-        res["HTTP ab /big.bin (1 MiB), Mbit/s"] = f"{float(m.group(1)) * 8 / 1000:.0f}" if m else "failed"
+        res["HTTP ab /big.bin (1 MiB), Mbit/s"] = (f"{float(m.group(1)) * 8 / 1000:.0f}" if m
+                                                    else failed("ab big.bin", out))
     finally:
         vm.stop()
     srv = subprocess.Popen(bed.ns("peer") + ["iperf", "-s", "-y", "C"], stdout=subprocess.PIPE,
@@ -82,13 +98,14 @@ def measure(bed, nic):
     time.sleep(0.5)
     srv.terminate()
     sout, _ = srv.communicate(timeout=10)
-    res["TCP guest->peer (lwiperf client, 5 s), Mbit/s"] = f"{iperf_bits(sout) / 1e6:.0f}"
+    res["TCP guest->peer (lwiperf client, 5 s), Mbit/s"] = iperf_mbit(sout, "TCP guest->peer")
     return res
 
 
 results = {}
 with Testbed("bench") as bed:
     for kind, rate in KINDS:
+        current = kind
         if rate is None:
             results[kind] = measure(bed, None)
         else:
@@ -102,3 +119,7 @@ w = max(len(n) for n in names)
 print(f"  {'':<{w}}" + "".join(f"{k:>16}" for k, _ in KINDS))
 for n in names:
     print(f"  {n:<{w}}" + "".join(f"{results[k].get(n, '-'):>16}" for k, _ in KINDS))
+if failures:
+    for f in failures:
+        print(f"bench net: FAILED: {f}")
+    sys.exit(1)

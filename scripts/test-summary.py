@@ -14,7 +14,7 @@ logs = sys.argv[1:] or ["build/meson-logs/testlog.json"]
 passed = failed = skipped = 0
 failures = []
 # Per group: the accelerator of an integration test (its name ends -kvm or
-# -proc), "unit", or "unit under ASan" for the sanitizer build's log.
+# -proc), "unit", each "under ASan+UBSan" from a sanitizer build's log.
 groups = {}
 
 
@@ -29,7 +29,8 @@ def entries():
                 yield {"name": log, "result": "ERROR", "stdout": f"cannot read {log}: {e}"}
                 continue
             bad = "Bail out!" in out or not re.search(r"^1\.\.\d+", out, re.M)
-            yield {"name": "fuzz smoke", "result": "FAIL" if bad else "OK", "stdout": out}
+            name = "fuzz smoke" if "fuzz" in os.path.basename(log) else os.path.basename(log)[:-4]
+            yield {"name": name, "result": "FAIL" if bad else "OK", "stdout": out}
             continue
         try:
             with open(log) as f:
@@ -37,7 +38,10 @@ def entries():
         except OSError as e:
             yield {"name": log, "result": "ERROR", "stdout": f"cannot read {log}: {e}"}
             continue
-        tag = "" if log == logs[0] else f" [{log.split('/')[-3]}]"
+        # A sanitizer build's log (its directory ends -asan or -san) is
+        # tagged with the directory; the plain build's is not.
+        bdir = log.split("/")[-3] if log.count("/") >= 2 else ""
+        tag = f" [{bdir}]" if re.search(r"-a?san$", bdir) else ""
         for line in lines:
             entry = json.loads(line)
             entry["name"] += tag
@@ -47,10 +51,13 @@ def entries():
 def group_of(name):
     if name == "fuzz smoke":
         return "fuzz smoke (libFuzzer, ASan+UBSan)"
-    m = re.search(r"-(kvm|proc)$", name)
+    if name == "sanitizer-reports":
+        return "sanitizer reports (every program, SANITIZE=1)"
+    san = " under ASan+UBSan" if name.endswith("]") else ""
+    m = re.search(r"-(kvm|proc)(?: \[[^]]*\])?$", name)
     if m:
-        return f"accelerator {m.group(1)}"
-    return "unit under ASan+UBSan" if name.endswith("]") else "unit"
+        return f"accelerator {m.group(1)}{san}"
+    return "unit" + san
 
 
 def count(name, p, f, s):

@@ -133,8 +133,17 @@ static json_t *progress_json(const struct mig_progress *p)
 		json_object_set_new(o, "pause-ns", json_integer((json_int_t)p->pause_ns));
 	if (p->resume_ns)
 		json_object_set_new(o, "resume-ns", json_integer((json_int_t)p->resume_ns));
-	if (p->downtime_ns)
+	if (p->downtime_ns) {
 		json_object_set_new(o, "downtime-ms", json_real(ms(p->downtime_ns)));
+		json_object_set_new(o, "downtime-bounds-ms",
+				    json_pack("[f,f]", ms(p->downtime_lo_ns), ms(p->downtime_hi_ns)));
+	}
+	if (p->downtime_same_clock_ns)
+		json_object_set_new(o, "downtime-same-clock-ms", json_real(ms(p->downtime_same_clock_ns)));
+	if (p->commit_to_resume_ns)
+		json_object_set_new(o, "commit-to-resume-ms", json_real(ms(p->commit_to_resume_ns)));
+	if (p->precopy_exit)
+		json_object_set_new(o, "precopy-exit", json_string(p->precopy_exit));
 	if (p->load_ns)
 		json_object_set_new(o, "destination-load-ms", json_real(ms(p->load_ns)));
 	json_t *stages = json_object();

@@ -34,7 +34,7 @@ os.environ.setdefault("COMPSC_NIC", os.path.join(BUILD, "nic", "compsc-nic"))
 os.environ.setdefault("COMPSC_PEER", os.path.join(BUILD, "tools", "peer", "compsc-peer"))
 COMPSC = os.environ.get("COMPSC_CLI") or os.path.join(BUILD, "tools", "compsc")
 
-from harness import accel_problem  # noqa: E402
+from harness import accel_problem, problems  # noqa: E402
 from netbed import PEER_TOOL, HostNic, Testbed, Vm, root_problem  # noqa: E402,F401
 
 IP = "10.0.0.10"
@@ -62,7 +62,7 @@ METHODS = {
 
 def problem():
     """Why this machine cannot run these measurements, or None."""
-    return accel_problem() or root_problem()
+    return problems(accel_problem(), root_problem())
 
 
 def method_problem(method):

@@ -10,6 +10,7 @@ A skipped check is a failure under CI=true unless it is KVM-specific
 KVM itself may skip.
 """
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -21,7 +22,8 @@ GUEST = os.environ.get("COMPSC_GUEST", os.path.join(BUILD, "guest", "compsc-gues
 
 
 ACCEL = os.environ.get("COMPSC_ACCEL") or "auto"
-SANDBOX = os.path.join(os.path.dirname(VMM), "compsc-vcpu-proc")
+# compsc-vmm takes its sandbox from $COMPSC_PROC_SANDBOX, else next to itself.
+SANDBOX = os.environ.get("COMPSC_PROC_SANDBOX") or os.path.join(os.path.dirname(VMM), "compsc-vcpu-proc")
 
 
 def kvm_problem():
@@ -47,6 +49,33 @@ def accel_problem():
     if ACCEL == "proc":
         return proc_problem()
     return None if kvm_problem() is None else proc_problem()
+
+
+def missing(*needs):
+    """None if this machine has everything a check needs, else a reason
+    naming only what is missing. needs: "root", "kvm" (a usable /dev/kvm),
+    a path (starting with /) or a program looked up in $PATH."""
+    out = []
+    for n in needs:
+        if n == "root":
+            if os.geteuid() != 0:
+                out.append(f"root (running as uid {os.geteuid()})")
+        elif n == "kvm":
+            if kvm_problem():
+                out.append(f"KVM ({kvm_problem()})")
+        elif n.startswith("/"):
+            if not os.path.exists(n):
+                out.append(f"{n} (does not exist)")
+        elif shutil.which(n) is None:
+            out.append(f"{n} (not installed)")
+    return "needs " + " and ".join(out) if out else None
+
+
+def problems(*reasons):
+    """Every reason that applies, joined (a check needing KVM and root on a
+    machine that lacks both names both), or None."""
+    found = [r for r in reasons if r]
+    return "; ".join(found) if found else None
 
 
 def accel_in_use():

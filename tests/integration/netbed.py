@@ -14,7 +14,7 @@ PEER_TOOL = os.environ.get("COMPSC_PEER", os.path.join(BUILD, "tools", "peer", "
 
 
 def root_problem():
-    return None if os.geteuid() == 0 else "needs root (network namespaces, TAP devices)"
+    return None if os.geteuid() == 0 else f"needs root for network namespaces and TAP devices (running as uid {os.geteuid()})"
 
 
 class Testbed:

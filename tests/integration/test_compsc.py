@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import Tap, accel_problem
+from harness import Tap, accel_problem, problems
 from miglib import COMPSC, Api
 from netbed import PEER_TOOL, HostNic, Testbed, Vm, root_problem
 
@@ -28,7 +28,7 @@ CHECKS = [
     "the guest's counters lose nothing across two migrations: good packets received >= datagrams the peer "
     "sent, transmitted >= echoes it got back (the source's final readings are folded in)",
 ]
-problem = accel_problem() or root_problem()
+problem = problems(accel_problem(), root_problem())
 if problem:
     for c in CHECKS:
         t.skip(c, problem)

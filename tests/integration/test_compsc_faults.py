@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import Tap, accel_problem
+from harness import Tap, accel_problem, problems
 from miglib import COMPSC, Api
 from netbed import HostNic, Testbed, Vm, root_problem
 
@@ -28,7 +28,7 @@ CHECKS = [
     "destination killed after COMMIT: outcome unknown, the source's VF held: attached, stopped, no ping answer",
     "...migrate-resolve resume-here: the source answers ping over its VF again, 0% loss",
 ]
-problem = accel_problem() or root_problem()
+problem = problems(accel_problem(), root_problem())
 if problem:
     for c in CHECKS:
         t.skip(c, problem)

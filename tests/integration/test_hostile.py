@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import Tap, accel_problem
+from harness import Tap, accel_problem, problems
 from miglib import COMPSC
 from netbed import PEER_TOOL, HostNic, Testbed, Vm, root_problem
 
@@ -28,7 +28,7 @@ CHECKS = [
     "after the hostile VM stops, VF 0 serves a new VM (ping answered)",
     "VF 1's counters show no fault caused by VF 0's attack",
 ]
-problem = accel_problem() or root_problem()
+problem = problems(accel_problem(), root_problem())
 if problem:
     for c in CHECKS:
         t.skip(c, problem)

@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import Tap, accel_problem
+from harness import Tap, accel_problem, problems
 from miglib import COMPSC, Api
 from netbed import PEER_TOOL, HostNic, Testbed, Vm, root_problem
 
@@ -32,7 +32,7 @@ CHECKS = [
     "compsc migrate --method bonding A -> B: completes, the report lists the four phases with durations",
     "the echo stream through the bonding migration continues (echoes after it), the destination failed back to its VF",
 ]
-problem = accel_problem() or root_problem()
+problem = problems(accel_problem(), root_problem())
 if problem:
     for c in CHECKS:
         t.skip(c, problem)

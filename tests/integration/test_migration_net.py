@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import Tap, accel_problem
+from harness import Tap, accel_problem, problems
 from miglib import COMPSC, Api
 from netbed import PEER_TOOL, HostNic, Testbed, Vm, root_problem
 
@@ -26,7 +26,7 @@ CHECKS = ["iperf 2 across a migration A -> B: the TCP connection survives and co
           "destination killed in pre-copy: the source answers ping, the destination failed",
           "destination without the VM's virtio-net: reservation fails, the source answers ping",
           "cancel in stop-and-copy: the source answers ping, its network works"]
-problem = accel_problem() or root_problem()
+problem = problems(accel_problem(), root_problem())
 if problem:
     for c in CHECKS:
         t.skip(c, problem)

@@ -7,7 +7,7 @@ import re
 import subprocess
 import time
 
-from harness import Tap, accel_problem
+from harness import Tap, accel_problem, problems
 from netbed import PEER_TOOL, Testbed, Vm, root_problem
 
 t = Tap()
@@ -17,7 +17,7 @@ CHECKS = ["guest brings up virtio-net with lwIP", "ping from peer: 0% loss",
           "ab: /big.bin is 1 MiB, none failed", "periodic and final statistics lines",
           "guest udpsource -> compsc-peer recv: none missed", "guest iperf client -> iperf 2 server: bytes > 0",
           "VMM ends cleanly, no device error"]
-problem = accel_problem() or root_problem()
+problem = problems(accel_problem(), root_problem())
 if problem:
     for c in CHECKS:
         t.skip(c, problem)

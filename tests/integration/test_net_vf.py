@@ -9,7 +9,7 @@ import json
 import os
 import socket
 
-from harness import Tap, accel_problem
+from harness import Tap, accel_problem, problems
 from netbed import PEER_TOOL, HostNic, Testbed, Vm, root_problem
 
 t = Tap()
@@ -20,7 +20,7 @@ CHECKS = ["guest brings up the VF with lwIP (MAC from the PF)", "ping over the V
           "VF statistics: driver and hardware counters agree",
           "testbed --nics: both hosts run a compsc-nic; a guest on host B's VF reaches the peer",
           "testbed down stops the NICs and removes their run directories"]
-problem = accel_problem() or root_problem()
+problem = problems(accel_problem(), root_problem())
 if problem:
     for c in CHECKS:
         t.skip(c, problem)

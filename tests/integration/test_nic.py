@@ -7,13 +7,12 @@ import fcntl
 import os
 import random
 import re
-import shutil
 import socket
 import struct
 import subprocess
 import time
 
-from harness import GUEST, VMM, Tap, accel_problem, run
+from harness import GUEST, VMM, Tap, accel_problem, missing, run
 from nicutil import NIC, Guest, Nic, Wire, mac_bytes, parse_test_frame, test_frame
 
 t = Tap()
@@ -274,8 +273,8 @@ finally:
     nic.close()
 
 # ---- TAP uplink (root) ------------------------------------------------------------
-if os.geteuid() != 0 or not os.path.exists("/dev/net/tun") or not shutil.which("ip"):
-    t.skip(NAMES[8], "needs root, /dev/net/tun and iproute2")
+if missing("root", "/dev/net/tun", "ip"):
+    t.skip(NAMES[8], missing("root", "/dev/net/tun", "ip"))
 else:
     ns = f"cscnic{os.getpid()}"
     tap = f"csctap{os.getpid() % 100000}"

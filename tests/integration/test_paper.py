@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 
-from harness import Tap, accel_in_use, accel_problem
+from harness import Tap, accel_in_use, accel_problem, problems
 from netbed import root_problem
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
@@ -29,7 +29,7 @@ CHECKS = [
     "overhead: one row per method, TCP, UDP and HTTP figures all above 0",
     "scaling: downtime and total > 0 at every point; total time grows with the memory written",
 ]
-problem = accel_problem() or root_problem()
+problem = problems(accel_problem(), root_problem())
 if problem:
     for c in CHECKS:
         t.skip(c, problem)

@@ -14,12 +14,11 @@ import os
 import socket
 import stat
 import struct
-import subprocess
 import sys
 import tempfile
 import time
 
-from harness import GUEST, VMM, Background, Tap, proc_problem, run
+from harness import GUEST, VMM, Background, Tap, missing, proc_problem, run
 from miglib import Api, Vmm, tmpdir
 from nicutil import NIC, Nic
 
@@ -28,7 +27,9 @@ os.environ.pop("COMPSC_SOCKET_GROUP", None)
 t = Tap()
 NOBODY = 65534
 UNKNOWN_GROUP = "COMPSC_SOCKET_GROUP: no group 'no-such-group-here'"
-AS_ROOT = os.geteuid() == 0 and subprocess.run(["which", "setpriv"], capture_output=True).returncode == 0
+# Acting as another user needs root and setpriv; NOT_AS_ROOT says which is missing.
+NOT_AS_ROOT = missing("root", "setpriv")
+AS_ROOT = NOT_AS_ROOT is None
 
 
 def mode(path):
@@ -117,7 +118,7 @@ with tempfile.TemporaryDirectory(prefix="compsc-trust-") as tmp:
         r = run([NIC, "--uplink", wire, "--vfs", "1", "--dir", d], timeout=5)
         t.ok(one_line_error(r, 2, f"--dir {d}: owned by uid {NOBODY}"), CHECKS_DIR[4], r)
     else:
-        t.skip(CHECKS_DIR[4], "needs root (to give a directory to another user)")
+        t.skip(CHECKS_DIR[4], f"{NOT_AS_ROOT} (to give a directory to another user)")
 
 # ---- socket modes ----------------------------------------------------------------------
 with Nic(vfs=1) as nic:
@@ -191,7 +192,7 @@ for _ in range(40):
         t.ok(one_line_error(r, 2, "COMPSC_SOCKET_GROUP") and "no-such-group-here" in r.stderr, CHECKS_NIC[5], r)
 else:
     for c in CHECKS_NIC:
-        t.skip(c, "needs root and setpriv (to act as another user)")
+        t.skip(c, f"{NOT_AS_ROOT} (to act as another user)")
 
 # ---- pf.sock client limit ------------------------------------------------------------
 with Nic(vfs=1) as nic:
@@ -258,7 +259,7 @@ else:
                      and "greeting" in mine.greeting and status["return"]["state"] == "running"
                      and v.wait_err(rf"api: refused .*uid {NOBODY}", 5), CHECKS_API[1], f"{theirs}\n{v.log()}")
             else:
-                t.skip(CHECKS_API[1], "needs root and setpriv (to act as another user)")
+                t.skip(CHECKS_API[1], f"{NOT_AS_ROOT} (to act as another user)")
         finally:
             v.stop()
         sock = os.path.join(tmp, "bad.sock")
@@ -311,7 +312,7 @@ CHECKS_VF = ["--vf served by another user: refused with a clear message, nothing
              "--vf served by a member of COMPSC_SOCKET_GROUP: accepted (the server sees DMA_MAP)"]
 if problem or not AS_ROOT:
     for c in CHECKS_VF:
-        t.skip(c, problem or "needs root and setpriv (to act as another user)")
+        t.skip(c, problem or f"{NOT_AS_ROOT} (to act as another user)")
 else:
     for group, name in [(None, CHECKS_VF[0]), ("nogroup", CHECKS_VF[1])]:
         with tempfile.TemporaryDirectory(prefix="compsc-trust-") as tmp:

@@ -284,10 +284,17 @@ static void report(json_t *p)
 		printf("  error (%s): %s\n", json_string_value(json_object_get(p, "failed-stage")) ?: "?",
 		       json_string_value(json_object_get(p, "error")));
 	printf("  total time      %.1f ms\n", num(p, "total-time-ms"));
-	if (json_object_get(p, "downtime-ms"))
+	json_t *bounds = json_object_get(p, "downtime-bounds-ms");
+	if (json_object_get(p, "downtime-ms") && json_array_size(bounds) == 2)
+		printf("  downtime        %.1f ms (source pause -> destination resume, between %.1f and %.1f ms)\n",
+		       num(p, "downtime-ms"), json_number_value(json_array_get(bounds, 0)),
+		       json_number_value(json_array_get(bounds, 1)));
+	else if (json_object_get(p, "downtime-ms"))
 		printf("  downtime        %.1f ms (source pause -> destination resume)\n", num(p, "downtime-ms"));
 	else
 		printf("  downtime        unknown\n");
+	if (json_object_get(p, "precopy-exit"))
+		printf("  pre-copy ended  %s\n", json_string_value(json_object_get(p, "precopy-exit")));
 	human_bytes(num(p, "transferred-bytes"), b, sizeof(b));
 	printf("  transferred     %s, %.0f pages\n", b, num(p, "pages"));
 	json_t *rounds = json_object_get(p, "rounds");

@@ -326,8 +326,10 @@ static int dst_await_commit(struct migration *m)
 		if (ret < 0)
 			return mig_fail(m, ret, ret == -EPIPE ? "the source closed the connection before COMMIT"
 							    : "bad stream: %s", err);
-		if (rec.type == MIG_REC_COMMIT)
+		if (rec.type == MIG_REC_COMMIT) {
+			m->commit_ns = now_ns();	/* the source's downtime starts its last leg here */
 			return 0;
+		}
 		if (rec.type == MIG_REC_ERROR || rec.type == MIG_REC_CANCEL) {
 			struct mig_verdict v;
 			if (mig_parse_verdict(rec.body, rec.len, &v, err, sizeof(err)) < 0)
@@ -549,6 +551,14 @@ static void dest_refuse(struct migration *m, const char *why)
 static void send_activated(struct migration *m)
 {
 	mig_set_sock_timeouts(m->sock, 1000);
+	/* Two intervals of our own clock, so the source can bound the downtime
+	 * without reading our clock (src_downtime): COMMIT received -> vCPUs
+	 * started, and vCPUs started -> now (ACTIVATED leaves), in us, each
+	 * saturated at 32 bits. Taken last: time spent here after it counts
+	 * as the way back, widening the source's bounds. */
+	uint64_t resume = mig_get64(m->activated);
+	uint64_t d1 = (resume - m->commit_ns) / 1000, d2 = (now_ns() - resume) / 1000;
+	mig_put64(m->activated + 16, (d1 > UINT32_MAX ? UINT32_MAX : d1) | (d2 > UINT32_MAX ? UINT32_MAX : d2) << 32);
 	if (m->test_fault == DST_FAULT_DROP_ACTIVATED) {
 		log_warn("migration: failure injection: the VM runs, the connection is cut instead of ACTIVATED");
 		shutdown(m->sock, SHUT_RDWR);
@@ -619,13 +629,13 @@ void mig_dest_activate(struct migration *m)
 			reg->dev[k].ops->running(reg->dev[k].dev);
 	pthread_mutex_lock(&m->lock);
 	m->p.resume_ns = resume;
+	m->p.commit_to_resume_ns = resume - m->commit_ns;
 	m->p.stage_ns[MIG_STAGE_ACTIVATION] = now_ns() - m->stage_start_ns;
 	m->p.end_ns = now_ns();
 	m->p.status = MIG_STATUS_COMPLETED;
 	pthread_mutex_unlock(&m->lock);
 	mig_put64(m->activated, resume);
 	mig_put64(m->activated + 8, m->p.load_ns);
-	mig_put64(m->activated + 16, 0);
 	if (m->test_fault == DST_FAULT_DELAY_ACTIVATED && delay_activated(m) == 0)
 		return;
 	send_activated(m);

@@ -107,6 +107,7 @@ struct migration {
 	bool peer_sync;
 	bool peer_late;		/* source: the destination takes LATE_DEVICE records */
 	bool stream_torn;	/* source: a record (COMMIT) left in part: send nothing more */
+	uint64_t commit_ns;	/* source: just before COMMIT was sent; destination: COMMIT received */
 
 	/* Destination. */
 	int test_fault;		/* enum dst_test_fault (dest.c): failure injection, tests only */

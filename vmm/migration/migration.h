@@ -148,8 +148,16 @@ struct mig_progress {
 	uint64_t stage_ns[MIG_STAGE_COUNT];	/* time spent in each stage */
 	uint64_t pause_ns;	/* source: vCPUs stopped */
 	uint64_t resume_ns;	/* destination: vCPUs started */
+	/* Downtime, measured on two clocks ("Downtime across two clocks" in
+	 * docs/migration-stream.md): the estimate and its bounds, all
+	 * intervals of one clock each; same_clock_ns is resume_ns - pause_ns,
+	 * set only when it lies within the bounds (both VMMs on one host). */
 	uint64_t downtime_ns;
+	uint64_t downtime_lo_ns, downtime_hi_ns;
+	uint64_t downtime_same_clock_ns;
+	uint64_t commit_to_resume_ns;	/* destination's clock: COMMIT received -> vCPUs started */
 	uint64_t load_ns;	/* destination: loading state */
+	const char *precopy_exit;	/* source: why pre-copy ended (a static string), or NULL */
 	uint32_t n_rounds;
 	struct mig_round rounds[MIG_ROUNDS_KEPT];
 	struct mig_carried carried;

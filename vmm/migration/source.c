@@ -288,6 +288,8 @@ static int src_precopy(struct migration *m, struct mig_round *next)
 		pthread_mutex_lock(&m->lock);
 		m->p.dirty_rate = st.ns ? (uint64_t)((double)dirty * 1e9 / (double)st.ns) : 0;
 		m->p.remaining_bytes = d.remaining_bytes;
+		if (stop)
+			m->p.precopy_exit = d.why;
 		pthread_mutex_unlock(&m->lock);
 		if (stop) {
 			log_info("migration: pre-copy ends after round %u: %s (%" PRId64 " dirty pages, ~%" PRIu64
@@ -496,6 +498,9 @@ static int src_commit(struct migration *m)
 	}
 	m->committed = true;
 	pthread_mutex_unlock(&m->lock);
+	/* Before the send: the destination cannot receive COMMIT earlier, so
+	 * the downtime's lower bound stays a bound (src_downtime). */
+	m->commit_ns = now_ns();
 	if ((ret = mig_send(&m->io, MIG_REC_COMMIT, NULL, 0)) < 0) {
 		/* The record did not leave whole (its checksum comes last): the
 		 * destination cannot run the VM. Nothing more may follow it,
@@ -518,6 +523,33 @@ static int src_commit(struct migration *m)
  * side can find out alone (SRC_OUTCOME_UNKNOWN, recorded). */
 #define SRC_OUTCOME_UNKNOWN 1
 
+/* Downtime from ACTIVATED without comparing the two hosts' clocks
+ * ("Downtime across two clocks", docs/migration-stream.md). On our clock:
+ * pause -> COMMIT sent (s1) and COMMIT sent -> ACTIVATED received (rtt_all);
+ * on the destination's: COMMIT received -> vCPUs started (d1) and vCPUs
+ * started -> ACTIVATED sent (d2), in microseconds, packed in the record's
+ * third u64 (0 from a destination that does not report them). COMMIT's
+ * one-way delay lies in [0, rtt], rtt = rtt_all - d1 - d2: the downtime
+ * lies in [s1 + d1, s1 + d1 + rtt]; the estimate takes half the round
+ * trip, as NTP does. Called with m->lock held. */
+static void src_downtime(struct migration *m, uint64_t resume_dst, uint64_t intervals, uint64_t activated_ns)
+{
+	uint64_t s1 = m->commit_ns - m->p.pause_ns;
+	uint64_t rtt_all = activated_ns - m->commit_ns;
+	uint64_t d1 = (intervals & 0xffffffffu) * 1000, d2 = (intervals >> 32) * 1000;
+	uint64_t rtt = rtt_all > d1 + d2 ? rtt_all - d1 - d2 : 0;
+
+	m->p.commit_to_resume_ns = d1;
+	m->p.downtime_lo_ns = s1 + d1;
+	m->p.downtime_hi_ns = s1 + d1 + rtt;
+	m->p.downtime_ns = s1 + d1 + rtt / 2;
+	/* The one-clock figure only means something when both VMMs read the
+	 * same clock; another host's clock lands inside the bounds (a window
+	 * of a round trip) only by a coincidence we accept. */
+	if (resume_dst >= m->p.pause_ns + m->p.downtime_lo_ns && resume_dst <= m->p.pause_ns + m->p.downtime_hi_ns)
+		m->p.downtime_same_clock_ns = resume_dst - m->p.pause_ns;
+}
+
 static int src_activation(struct migration *m)
 {
 	struct mig_verdict v;
@@ -529,11 +561,11 @@ static int src_activation(struct migration *m)
 	mig_set_sock_timeouts(m->sock, m->params.timeout_ms);
 	ret = mig_recv(&m->io, &rec, m->rxbuf, MIG_MAX_BODY, err, sizeof(err));
 	if (ret == 0 && rec.type == MIG_REC_ACTIVATED && rec.len == MIG_ACTIVATED_LEN) {
+		uint64_t activated = now_ns();
 		pthread_mutex_lock(&m->lock);
-		m->p.resume_ns = mig_get64(rec.body);
+		m->p.resume_ns = mig_get64(rec.body);	/* the destination's clock */
 		m->p.load_ns = mig_get64(rec.body + 8);
-		if (m->p.resume_ns > m->p.pause_ns)
-			m->p.downtime_ns = m->p.resume_ns - m->p.pause_ns;
+		src_downtime(m, m->p.resume_ns, mig_get64(rec.body + 16), activated);
 		pthread_mutex_unlock(&m->lock);
 		return 0;
 	}

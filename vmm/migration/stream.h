@@ -269,7 +269,9 @@ bool mig_dev_name_valid(const char *name);
 #define MIG_END_LEN 16
 
 /* ACTIVATED: u64 CLOCK_MONOTONIC ns at vCPU start | u64 ns spent loading
- * state | u64 ns from END to READY. */
+ * state | u32 us COMMIT received -> vCPU start, u32 us vCPU start ->
+ * ACTIVATED sent (little-endian u64: the first in the low half; 0: not
+ * reported). */
 #define MIG_ACTIVATED_LEN 24
 
 #endif
