@@ -31,7 +31,9 @@
 struct vm;
 struct mig_carried;
 
-#define DEV_STATE_MAX 65536
+/* A device's state fills one DEVICE record (CompSC's VF: up to ~170
+ * full-size frames held during the downtime). */
+#define DEV_STATE_MAX (MIG_MAX_BODY - MIG_DEVICE_HDR_LEN)
 #define DEV_MAX MIG_MAX_DEVICES
 #define DEV_NAME_LEN MIG_DEV_NAME_LEN
 
