@@ -30,6 +30,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,7 +249,20 @@ static int keep_blob(uint8_t **dst, size_t *dst_len, const uint8_t *blob, size_t
 	return 0;
 }
 
-int compsc_vf_save(void *dev, uint8_t *buf, size_t cap, size_t *len)
+/* A save that cannot go on: the reason goes to the log and to the
+ * migration's report. */
+static int save_fail(struct vf_device *d, char *why, size_t whylen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+	log_error("vf%u: %s", d->instance, why);
+	return ret;
+}
+
+int compsc_vf_save(void *dev, uint8_t *buf, size_t cap, size_t *len, char *why, size_t whylen)
 {
 	struct vf_device *d = dev;
 	struct csc_shared_area *a = live_area(d);
@@ -268,8 +282,7 @@ int compsc_vf_save(void *dev, uint8_t *buf, size_t cap, size_t *len)
 	/* 1. No more DMA: the PF stops the VF's queues; what arrives for the
 	 * VM from now on is held in the NIC's buffer. */
 	if ((ret = pf_simple(d, "disable", err, sizeof(err))) < 0) {
-		log_error("vf%u: cannot stop the source VF's queues: %s", d->instance, err);
-		return ret;
+		return save_fail(d, why, whylen, ret, "cannot stop the source VF's queues: %s", err);
 	}
 	d->csc_disabled = true;
 	/* 2. The VF's MAC, for the destination's VF (read at pre-migration,
@@ -283,8 +296,7 @@ int compsc_vf_save(void *dev, uint8_t *buf, size_t cap, size_t *len)
 		struct csc_shared_area copy;
 		memcpy(&copy, a, sizeof(copy));
 		if (csc_area_validate(&copy, sizeof(copy), d->vm->ram_size, err, sizeof(err)) < 0) {
-			log_error("vf%u: the guest's CompSC shared area is invalid: %s", d->instance, err);
-			return -EINVAL;
+			return save_fail(d, why, whylen, -EINVAL, "the guest's CompSC shared area is invalid: %s", err);
 		}
 		for (uint32_t k = 0; k < copy.n_dma; k++)
 			vm_mark_dirty(d->vm, copy.dma[k].gpa, copy.dma[k].len);
@@ -292,8 +304,7 @@ int compsc_vf_save(void *dev, uint8_t *buf, size_t cap, size_t *len)
 		snprintf(line, sizeof(line), "regs %d", d->vf_index);
 		json_t *regs = pf_call(d->pf_path, line, err, sizeof(err));
 		if (!regs) {
-			log_error("vf%u: cannot read the source VF's registers: %s", d->instance, err);
-			return -EIO;
+			return save_fail(d, why, whylen, -EIO, "cannot read the source VF's registers: %s", err);
 		}
 		struct regs_ctx rc = { json_object_get(regs, "regs") };
 		d->tx_unsent = tx_unsent(&rc);
@@ -302,8 +313,7 @@ int compsc_vf_save(void *dev, uint8_t *buf, size_t cap, size_t *len)
 			ret = csc_area_stage_counters(a, &copy, read_reg, &rc);
 		json_decref(regs);
 		if (ret < 0) {
-			log_error("vf%u: cannot stage the I/O registers and final counter readings", d->instance);
-			return ret;
+			return save_fail(d, why, whylen, ret, "cannot stage the I/O registers and final counter readings");
 		}
 		vm_mark_dirty(d->vm, gpa, CSC_AREA_SIZE);
 	}

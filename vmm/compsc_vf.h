@@ -18,7 +18,7 @@ void compsc_vf_attached(struct vf_device *d);
 void compsc_vf_migrate_begin(void *dev);
 int compsc_vf_migrate_quiesce(void *dev, char *err, size_t errlen);
 void compsc_vf_migrate_abort(void *dev);
-int compsc_vf_save(void *dev, uint8_t *buf, size_t cap, size_t *len);
+int compsc_vf_save(void *dev, uint8_t *buf, size_t cap, size_t *len, char *why, size_t whylen);
 int compsc_vf_load(void *dev, uint32_t version, const uint8_t *buf, size_t len, char *err, size_t errlen);
 void compsc_vf_activate(void *dev);
 void compsc_vf_running(void *dev);

@@ -54,8 +54,10 @@ struct device_ops {
 	void (*pause)(void *dev);
 	void (*resume)(void *dev);
 	/* Source, vCPUs paused: writes at most cap bytes, sets *len. A device
-	 * that writes guest memory here calls vm_mark_dirty. NULL: no state. */
-	int (*save)(void *dev, uint8_t *buf, size_t cap, size_t *len);
+	 * that writes guest memory here calls vm_mark_dirty. NULL: no state.
+	 * On failure -errno with the reason in err (it ends in the
+	 * migration's report). */
+	int (*save)(void *dev, uint8_t *buf, size_t cap, size_t *len, char *err, size_t errlen);
 	/* Destination, before activation: buf is untrusted; returns -errno
 	 * with a reason in err, and must then leave the device unchanged. */
 	int (*load)(void *dev, uint32_t version, const uint8_t *buf, size_t len, char *err, size_t errlen);

@@ -276,8 +276,10 @@ static void platform_mmio(void *dev, uint64_t offset, uint8_t *data, uint32_t le
 
 /* Source, vCPUs paused. Draining first prints what the guest wrote up to
  * the pause here, and the tail goes in the state. */
-static int platform_save(void *opaque, uint8_t *buf, size_t cap, size_t *len)
+static int platform_save(void *opaque, uint8_t *buf, size_t cap, size_t *len, char *err, size_t errlen)
 {
+	(void)err;
+	(void)errlen;
 	struct platform *p = opaque;
 
 	if (cap < PLATFORM_STATE_LEN)

@@ -17,8 +17,10 @@
 static uint32_t testdev_val;
 extern const struct device_ops testdev_device_ops;
 
-static int testdev_save(void *opaque, uint8_t *buf, size_t cap, size_t *len)
+static int testdev_save(void *opaque, uint8_t *buf, size_t cap, size_t *len, char *err, size_t errlen)
 {
+	(void)err;
+	(void)errlen;
 	(void)opaque;
 	if (cap < TESTDEV_STATE_LEN)
 		return -ENOSPC;

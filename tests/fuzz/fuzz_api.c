@@ -23,9 +23,9 @@
 
 static struct vm vm;
 
-static int fake_save(void *o, uint8_t *b, size_t cap, size_t *len)
+static int fake_save(void *o, uint8_t *b, size_t cap, size_t *len, char *err, size_t errlen)
 {
-	(void)o, (void)b, (void)cap;
+	(void)o, (void)b, (void)cap, (void)err, (void)errlen;
 	*len = 0;
 	return 0;
 }

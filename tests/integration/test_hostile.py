@@ -24,7 +24,7 @@ CHECKS = [
     "the NIC counted the attack on VF 0 (DMA faults, mailbox messages) and logged the DMA faults",
     "the VMM refused the shared areas at bad addresses (VMM-owned page, unaligned, outside RAM)",
     "the well-behaved VM on VF 1 answered its UDP echo stream through the attack (>= 99 %)",
-    "a migration of the hostile VM (bogus shared area) is refused with the reason; the VM keeps running",
+    "a migration of the hostile VM (bogus shared area) is refused, the report gives the reason; the VM keeps running",
     "after the hostile VM stops, VF 0 serves a new VM (ping answered)",
     "VF 1's counters show no fault caused by VF 0's attack",
 ]
@@ -82,7 +82,7 @@ with tempfile.TemporaryDirectory() as tmp, Testbed("hostile") as bed, \
         mark = len(bad.out)
         time.sleep(1.5)
         later = any("hostile: alive" in l for l in bad.out[mark:])
-        reason = "shared area is invalid" in (r.stdout + r.stderr + bad.text())
+        reason = "shared area is invalid" in (r.stdout + r.stderr)	# in the report itself
         print(f"# migrate: exit {r.returncode}; " + " | ".join((r.stdout + r.stderr).strip().splitlines()[:3]))
         t.ok(r.returncode == 1 and reason and bad.proc.poll() is None and later, CHECKS[5],
              f"{r.stdout}{r.stderr}\n{bad.text()[-2000:]}")

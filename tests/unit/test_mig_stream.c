@@ -212,9 +212,9 @@ static void test_ram_records(void **state)
 	assert_null(r.data);
 }
 
-static int no_save(void *dev, uint8_t *buf, size_t cap, size_t *len)
+static int no_save(void *dev, uint8_t *buf, size_t cap, size_t *len, char *err, size_t errlen)
 {
-	(void)dev, (void)buf, (void)cap;
+	(void)dev, (void)buf, (void)cap, (void)err, (void)errlen;
 	*len = 0;
 	return 0;
 }

@@ -351,9 +351,11 @@ static int send_devices(struct migration *m)
 			ret = mig_fail(m, -ENOMEM, "out of memory");
 			break;
 		}
-		ret = e->ops->save(e->dev, blob[i] + MIG_DEVICE_HDR_LEN, DEV_STATE_MAX, &blob_len[i]);
+		char why[300] = "";
+		ret = e->ops->save(e->dev, blob[i] + MIG_DEVICE_HDR_LEN, DEV_STATE_MAX, &blob_len[i], why, sizeof(why));
 		if (ret < 0 || blob_len[i] > DEV_STATE_MAX) {
-			ret = mig_fail(m, ret < 0 ? ret : -EOVERFLOW, "device '%s': cannot save its state", e->name);
+			ret = mig_fail(m, ret < 0 ? ret : -EOVERFLOW, "device '%s': cannot save its state%s%s", e->name,
+				       why[0] ? ": " : "", why);
 			break;
 		}
 		memset(blob[i], 0, MIG_DEV_NAME_LEN);

@@ -86,8 +86,10 @@ void virtio_net_resume(void *opaque)
 	net_backend_wake(n);
 }
 
-static int net_mig_save(void *opaque, uint8_t *buf, size_t cap, size_t *len)
+static int net_mig_save(void *opaque, uint8_t *buf, size_t cap, size_t *len, char *err, size_t errlen)
 {
+	(void)err;
+	(void)errlen;
 	return virtio_net_save_state(opaque, buf, cap, len);
 }
 
