@@ -33,18 +33,9 @@ if why:
     sys.exit(0)
 
 
-def med(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
-
-
 def spread(xs):
     xs = [x for x in xs if x is not None]
     return f"{min(xs):.1f}..{max(xs):.1f}" if xs else "-"
-
-
-def fmt(x, f="{:.1f}"):
-    return f.format(x) if x is not None else "-"
 
 
 failed = []
@@ -53,8 +44,8 @@ with migrun.Bed("bcsc") as bed:
     for i in range(RUNS):
         for method in ("compsc", "pv"):
             r = migrun.run_migration(bed, method, load="udp", secs=4 if QUICK else 6, at=1.5 if QUICK else 2.5)
-            print(f"  run {i + 1}/{RUNS} {method:<7} downtime {fmt(r.get('downtime_ms'))} ms, total "
-                  f"{fmt(r.get('total_ms'))} ms, service downtime {fmt(r.get('service_downtime_ms'))} ms, "
+            print(f"  run {i + 1}/{RUNS} {method:<7} downtime {migrun.fmt(r.get('downtime_ms'))} ms, total "
+                  f"{migrun.fmt(r.get('total_ms'))} ms, service downtime {migrun.fmt(r.get('service_downtime_ms'))} ms, "
                   f"missed {r.get('missed')}, duplicated {r.get('duplicated')}"
                   + (f"  FAILED: {r['error']}" if r.get("error") else ""), flush=True)
             if r.get("error"):
@@ -86,29 +77,29 @@ print(f"bench compsc [{ACCEL}]: CompSC (VF) vs the para-virtual NIC, same guest 
 print(f"  {'':<44}{'CompSC (VF)':>18}{'PV (virtio-net)':>18}{'CompSC / PV':>13}")
 for key, label in (("downtime_ms", "hypervisor downtime, ms"), ("total_ms", "total migration time, ms"),
                    ("service_downtime_ms", "service downtime (peer's longest gap), ms")):
-    c, p = med(r.get(key) for r in runs["compsc"]), med(r.get(key) for r in runs["pv"])
+    c, p = migrun.median(r.get(key) for r in runs["compsc"]), migrun.median(r.get(key) for r in runs["pv"])
     ratio = f"{c / p:.2f}" if c and p else "-"
-    print(f"  {label:<44}{fmt(c):>9} {spread([r.get(key) for r in runs['compsc']]):>8}"
-          f"{fmt(p):>9} {spread([r.get(key) for r in runs['pv']]):>8}{ratio:>13}")
+    print(f"  {label:<44}{migrun.fmt(c):>9} {spread([r.get(key) for r in runs['compsc']]):>8}"
+          f"{migrun.fmt(p):>9} {spread([r.get(key) for r in runs['pv']]):>8}{ratio:>13}")
 for key, label in (("missed", "datagrams missed (all runs)"), ("duplicated", "datagrams duplicated (all runs)")):
     c = sum(r.get(key) or 0 for r in runs["compsc"])
     p = sum(r.get(key) or 0 for r in runs["pv"])
     print(f"  {label:<44}{c:>18}{p:>18}")
 held = [r.get("report", {}).get("carried", {}).get("rx-held-frames") for r in runs["compsc"]]
-print(f"  {'RX frames held at the source, delivered':<44}{fmt(med(held), '{:.0f}'):>18}{'-':>18}")
-rec = med(r.get("recorded_state_bytes") for r in runs["compsc"])
-rest = med(r.get("restore_us") for r in runs["compsc"])
-print(f"  recorded state (op sets): {fmt(rec, '{:.0f}')} bytes (goal < 4096); restoration on the destination: "
-      f"{fmt(rest / 1000 if rest else None, '{:.2f}')} ms median ({spread([r.get('restore_us', 0) / 1000 for r in runs['compsc'] if r.get('restore_us')])})")
+print(f"  {'RX frames held at the source, delivered':<44}{migrun.fmt(migrun.median(held), '{:.0f}'):>18}{'-':>18}")
+rec = migrun.median(r.get("recorded_state_bytes") for r in runs["compsc"])
+rest = migrun.median(r.get("restore_us") for r in runs["compsc"])
+print(f"  recorded state (op sets): {migrun.fmt(rec, '{:.0f}')} bytes (goal < 4096); restoration on the destination: "
+      f"{migrun.fmt(rest / 1000 if rest else None, '{:.2f}')} ms median ({spread([r.get('restore_us', 0) / 1000 for r in runs['compsc'] if r.get('restore_us')])})")
 print(f"  pre-copy (bandwidth 4 MB/s, {len(during)} intervals of 0.1 s during, {len(before)} before): "
-      f"iperf {fmt(statistics.mean(during) / 1e6 if during else None, '{:.0f}')} vs "
-      f"{fmt(statistics.mean(before) / 1e6 if before else None, '{:.0f}')} Mbit/s, ratio "
-      f"{fmt(precopy_ratio, '{:.3f}')} (goal >= 0.95)")
+      f"iperf {migrun.fmt(statistics.mean(during) / 1e6 if during else None, '{:.0f}')} vs "
+      f"{migrun.fmt(statistics.mean(before) / 1e6 if before else None, '{:.0f}')} Mbit/s, ratio "
+      f"{migrun.fmt(precopy_ratio, '{:.3f}')} (goal >= 0.95)")
 for key, label, unit in (("tcp_mbit_s", "iperf 2 TCP peer->guest", "Mbit/s"), ("udp_pps", "UDP echo rate", "/s"),
                          ("http_rps", "HTTP wrk index.html", "req/s")):
-    on, off = med(s.get(key) for s in steady["on"]), med(s.get(key) for s in steady["off"])
+    on, off = migrun.median(s.get(key) for s in steady["on"]), migrun.median(s.get(key) for s in steady["off"])
     diff = f"{(on - off) / off * 100:+.1f} %" if on and off else "-"
-    print(f"  no migration, {label}: compsc=on {fmt(on, '{:.0f}')} {unit}, compsc=off {fmt(off, '{:.0f}')} "
+    print(f"  no migration, {label}: compsc=on {migrun.fmt(on, '{:.0f}')} {unit}, compsc=off {migrun.fmt(off, '{:.0f}')} "
           f"{unit}: on vs off {diff} (goal within 1 %)")
 if failed:
     print("bench compsc: FAILED measurements:\n  " + "\n  ".join(failed))

@@ -91,23 +91,20 @@ def vm_state(api_path):
 def cell(bed, stage, fault):
     label, stall_stage, stall_round = stage
     secs = 8
-    bed.port += 2
-    port, pport = bed.port, bed.port + 1
     holder = None
     bed.next_run()
-    vf = bed.nic["hostB"].vf(bed.vf_index)
     src = bed.vm("compsc", "hostA", f"app=echo,memload ip={IP}/24 gw=10.0.0.1 fill-mib=16 dirty-rate=3000",
                  mem="256M")
-    env_dst = {"COMPSC_TEST_FAULT": "delay-activated"} if stall_stage is None else {}
     if fault == "no free VF":
-        holder = migrun.Vm(bed.bed, "app=spin", host="hostB", tap=None, vf=vf)
+        holder = migrun.Vm(bed.bed, "app=spin", host="hostB", tap=None, vf=bed.nic["hostB"].vf(bed.vf_index))
         time.sleep(0.5)
-    dst_api = bed.path("dst.sock")
-    dst = migrun.Vm(bed.bed, "", host="hostB", tap=None, vf=vf,
-                    extra=["--api", dst_api, "--mem", "256M", "--incoming", f"tcp:10.0.0.2:{port}"],
-                    env=dict(os.environ, **env_dst))
+    dst = bed.incoming("compsc", "hostB", mem="256M",
+                       env={"COMPSC_TEST_FAULT": "delay-activated"} if stall_stage is None else None)
+    dst_api = dst.api
+    bed.port += 1	# the proxy's, in front of the destination
+    pport = bed.port
     proxy = subprocess.Popen(bed.bed.ns("hostA") + [sys.executable, os.path.join(HERE, "lib", "faultproxy.py"),
-                                                    f"10.0.0.1:{pport}", f"10.0.0.2:{port}"],
+                                                    f"10.0.0.1:{pport}", dst.uri[len("tcp:"):]],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     res = {"stage": label, "fault": fault}
     procs = [src, dst] + ([holder] if holder else [])
@@ -116,9 +113,6 @@ def cell(bed, stage, fault):
         if not src.wait_for("net: ready", timeout=20):
             res["error"] = "source guest did not come up"
             return res
-        end = time.monotonic() + 10
-        while time.monotonic() < end and not any("listening" in l for l in dst.err) and dst.proc.poll() is None:
-            time.sleep(0.02)
         bed.peer(["ip", "neigh", "flush", "all"])
         bed.peer(["ping", "-c", "2", "-i", "0.2", "-W", "1", IP])
         echo_json = bed.path("echo.json")

@@ -44,15 +44,6 @@ def progress(text):
     print(f"paper [{ACCEL}] {time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
 
 
-def med(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
-
-
-def f1(x, fmt="{:.1f}"):
-    return fmt.format(x) if x is not None else "-"
-
-
 def out_path(name, ext):
     return os.path.join(OUT, f"{name}-{ACCEL}.{ext}")
 
@@ -120,9 +111,9 @@ def exp_throughput(bed, ms):
         during = [bps for a, b, bps in ivs if start - 0.1 <= a - t0 <= start + 2]
         low = min(during) / 1e6 if during else None
         ok = r.get("iperf_exit") == 0 and bool(after) and min(after) > 0
-        table.append([LABEL[m], f1(statistics.mean(before) / 1e6 if before else None, "{:.0f}"),
-                      f1(low, "{:.0f}"), f1(statistics.mean(after) / 1e6 if after else None, "{:.0f}"),
-                      f1(rep.get("downtime-ms")), "yes" if ok else "no (stalled or lost)"])
+        table.append([LABEL[m], migrun.fmt(statistics.mean(before) / 1e6 if before else None, "{:.0f}"),
+                      migrun.fmt(low, "{:.0f}"), migrun.fmt(statistics.mean(after) / 1e6 if after else None, "{:.0f}"),
+                      migrun.fmt(rep.get("downtime-ms")), "yes" if ok else "no (stalled or lost)"])
     write_csv("throughput", ["method", "t_s", "mbit_s"], rows)
     write_md("throughput", f"Throughput over time (iperf 2 TCP peer -> guest, migration at {at} s) [{ACCEL}]",
              ["method", "before, Mbit/s", "lowest 100 ms after the start, Mbit/s", "2 s after on, Mbit/s",
@@ -147,17 +138,17 @@ def exp_downtime(bed, ms):
             r = migrun.run_migration(bed, m, load="udp", secs=3 if QUICK else 6, at=1.2 if QUICK else 2.5)
             rec = service_recovered(r)
             res.append((r.get("downtime_ms"), r.get("service_downtime_ms"), r.get("total_ms"), rec))
-            rows.append([m, i + 1, f1(r.get("downtime_ms"), "{:.2f}"), f1(r.get("service_downtime_ms"), "{:.2f}"),
-                         f1(r.get("total_ms"), "{:.1f}"), int(rec)])
+            rows.append([m, i + 1, migrun.fmt(r.get("downtime_ms"), "{:.2f}"), migrun.fmt(r.get("service_downtime_ms"), "{:.2f}"),
+                         migrun.fmt(r.get("total_ms"), "{:.1f}"), int(rec)])
         d = [x[0] for x in res if x[0] is not None]
         s = [x[1] for x in res if x[1] is not None]
         t = [x[2] for x in res if x[2] is not None]
         recovered = all(x[3] for x in res)
-        table.append([LABEL[m], f"{f1(med(d), '{:.2f}')} ({f1(min(d) if d else None, '{:.2f}')}.."
-                                f"{f1(max(d) if d else None, '{:.2f}')})",
-                      (f"{f1(med(s))} ({f1(min(s) if s else None)}..{f1(max(s) if s else None)})" if recovered
+        table.append([LABEL[m], f"{migrun.fmt(migrun.median(d), '{:.2f}')} ({migrun.fmt(min(d) if d else None, '{:.2f}')}.."
+                                f"{migrun.fmt(max(d) if d else None, '{:.2f}')})",
+                      (f"{migrun.fmt(migrun.median(s))} ({migrun.fmt(min(s) if s else None)}..{migrun.fmt(max(s) if s else None)})" if recovered
                        else "never: the service did not come back"),
-                      f1(med(t))])
+                      migrun.fmt(migrun.median(t))])
     write_csv("downtime", ["method", "run", "downtime_ms", "service_downtime_ms", "total_ms", "recovered"], rows)
     write_md("downtime", f"Downtime, median (min..max) of {runs} runs, UDP echo stream 2000/s [{ACCEL}]",
              ["method", "hypervisor downtime, ms", "service downtime (peer), ms", "total time, ms"], table,
@@ -208,8 +199,8 @@ def exp_overhead(bed, ms):
     for m in ms:
         progress(f"4 overhead: {m}")
         s = migrun.steady(bed, m, secs=3 if QUICK else 8)
-        rows.append([m, f1(s.get("tcp_mbit_s"), "{:.0f}"), f1(s.get("udp_pps"), "{:.0f}"),
-                     f1(s.get("http_rps"), "{:.0f}")])
+        rows.append([m, migrun.fmt(s.get("tcp_mbit_s"), "{:.0f}"), migrun.fmt(s.get("udp_pps"), "{:.0f}"),
+                     migrun.fmt(s.get("http_rps"), "{:.0f}")])
         table.append([LABEL[m]] + rows[-1][1:])
     write_csv("overhead", ["method", "tcp_mbit_s", "udp_echo_pps", "http_req_s"], rows)
     write_md("overhead", f"No migration: throughput per method [{ACCEL}]",
@@ -238,7 +229,7 @@ def exp_scaling(bed):
         r = migrun.run_migration(bed, "compsc", load="udp", secs=3 if QUICK else 5, at=1.5 if QUICK else 2.5,
                                  mem=mem, apps="echo,memload", guest_args=f"fill-mib={fill}")
         rep = r.get("report", {})
-        rows.append(["memory", mib, f1(r.get("downtime_ms"), "{:.2f}"), f1(r.get("total_ms")),
+        rows.append(["memory", mib, migrun.fmt(r.get("downtime_ms"), "{:.2f}"), migrun.fmt(r.get("total_ms")),
                      len(rep.get("rounds", [])), rep.get("transferred-bytes")])
     for rate in rates:
         progress(f"5 scaling: compsc, 512M guest, dirtying {rate} pages/s")
@@ -246,7 +237,7 @@ def exp_scaling(bed):
                                  mem="512M", apps="echo,memload",
                                  guest_args=f"fill-mib=128 dirty-rate={rate}")
         rep = r.get("report", {})
-        rows.append(["dirty_rate", rate, f1(r.get("downtime_ms"), "{:.2f}"), f1(r.get("total_ms")),
+        rows.append(["dirty_rate", rate, migrun.fmt(r.get("downtime_ms"), "{:.2f}"), migrun.fmt(r.get("total_ms")),
                      len(rep.get("rounds", [])), rep.get("transferred-bytes")])
     write_csv("scaling", ["series", "x", "downtime_ms", "total_ms", "rounds", "bytes"], rows)
     write_md("scaling", f"CompSC: downtime and total time against memory and dirty rate [{ACCEL}]",

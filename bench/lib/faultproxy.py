@@ -19,20 +19,15 @@ stdin; each takes effect at once and prints "ok COMMAND":
   quit        closes everything and exits
 
 One connection is proxied (the migration's); the listener then closes."""
+import os
 import select
 import socket
 import struct
 import sys
 import threading
 
-
-def crc32c(data, crc=0):
-    crc ^= 0xffffffff
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
-    return crc ^ 0xffffffff
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "integration"))
+from miglib import crc32c  # noqa: E402
 
 
 def record(rtype, body=b""):

@@ -19,6 +19,7 @@ which is taken here on the same clock."""
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -115,8 +116,9 @@ class Bed:
         return subprocess.Popen(self.bed.ns("peer") + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True)
 
-    def vm(self, method, host, guest_args="", mem=None, incoming=None):
-        """A VM for this method on this host (incoming: "tcp:ADDR:PORT")."""
+    def vm(self, method, host, guest_args="", mem=None, incoming=None, env=None):
+        """A VM for this method on this host (incoming: "tcp:ADDR:PORT";
+        env: more environment variables for its VMM)."""
         m = METHODS[method]
         api = self.path(f"{host}.sock")
         extra = ["--api", api] + (["--mem", mem] if mem else [])
@@ -128,14 +130,15 @@ class Bed:
             # The orchestrator plugs it after the migration (device-add).
             extra += ["--vf-unplugged", vf]
             vf = None
-        vm = Vm(self.bed, args, host=host, tap="tap0" if m["tap"] else None, vf=vf, extra=extra)
+        vm = Vm(self.bed, args, host=host, tap="tap0" if m["tap"] else None, vf=vf, extra=extra, env=env)
         vm.api = api
         return vm
 
-    def incoming(self, method, host="hostB", mem=None):
+    def incoming(self, method, host="hostB", mem=None, env=None):
+        """An incoming VMM, listening (or exited) when this returns."""
         self.port += 1
         uri = f"tcp:{ADDR[host]}:{self.port}"
-        vm = self.vm(method, host, mem=mem, incoming=uri)
+        vm = self.vm(method, host, mem=mem, incoming=uri, env=env)
         end = time.monotonic() + 10
         while time.monotonic() < end and not any("listening" in l for l in vm.err) and vm.proc.poll() is None:
             time.sleep(0.02)
@@ -190,6 +193,16 @@ def iperf_intervals(out, t0=0.0):
         if whole[0] == t0 and whole[1] - whole[0] > 2 * (rows[0][1] - rows[0][0]):
             rows.remove(whole)
     return rows
+
+
+def median(xs):
+    """The median of the figures that were measured (None: not measured)."""
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def fmt(x, f="{:.1f}"):
+    return f.format(x) if x is not None else "-"
 
 
 def guest_value(vm, pattern, conv=float):

@@ -14,7 +14,7 @@ import socket
 import struct
 
 from harness import Tap, accel_in_use, accel_problem
-from miglib import Api, Proxy, Vmm, tmpdir
+from miglib import Api, Proxy, Vmm, crc32c, tmpdir
 
 t = Tap()
 CANCEL_STAGES = ["pre-migration", "reservation", "iterative-pre-copy", "stop-and-copy", "commitment"]
@@ -143,15 +143,6 @@ with tmpdir() as tmp:
 
 
 # ---- a hostile source speaking the protocol from Python ------------------------------
-
-def crc32c(data, crc=0):
-    crc ^= 0xffffffff
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 & -(crc & 1))
-    return crc ^ 0xffffffff
-
 
 def rec(rtype, body, flags=1, length=None):
     hdr = struct.pack("<HHI", rtype, flags, len(body) if length is None else length)
