@@ -28,8 +28,8 @@
 #define LWIP_ARP			1
 #define ETHARP_SUPPORT_STATIC_ENTRIES	1
 /* Keep what is sent while the next hop's address is being resolved, as
- * Linux does (up to its unres_qlen), rather than lwIP's default of the
- * latest 3 packets: a stream that starts at 2000/s must not lose its first
+ * Linux does (up to its unres_qlen); lwIP by default keeps only the
+ * latest packet. A stream that starts at 2000/s must not lose its first
  * datagrams to an ARP reply slower than 1.5 ms (seen under proc in CI). */
 #define ARP_QUEUEING			1
 #define ARP_QUEUE_LEN			64	/* per address (lwIP's default: 3) */
