@@ -30,7 +30,8 @@
 /* Keep what is sent while the next hop's address is being resolved, as
  * Linux does (up to its unres_qlen); lwIP by default keeps only the
  * latest packet. A stream that starts at 2000/s must not lose its first
- * datagrams to an ARP reply slower than 1.5 ms (seen under proc in CI). */
+ * datagrams to an ARP reply slower than 0.5 ms (the likely cause of one
+ * datagram missed by net-proc in CI). */
 #define ARP_QUEUEING			1
 #define ARP_QUEUE_LEN			64	/* per address (lwIP's default: 3) */
 #define MEMP_NUM_ARP_QUEUE		128	/* all addresses together */
