@@ -12,6 +12,7 @@ static const struct guest_app apps[] = {
 	{ "consoletest", "stress the console ring", app_consoletest },
 	{ "vfraw", "raw frames over the VF (mode=send|recv|echo|ping|badring)", app_vfraw },
 	{ "regbench", "cost of platform and VF register accesses", app_regbench },
+	{ "sleep", "sleep on the wake-up timer until ms=N (early-ms=E: the VMM's fires early)", app_sleep },
 	{ "spin", "run forever (report-ms=N prints a heartbeat)", app_spin },
 	{ "memcheck", "fill memory, verify it after each migration (size=MiB)", app_memcheck },
 	{ "dirty", "dirty memory at rate=PAGES_PER_SEC, verify after migration", app_dirty },

@@ -20,5 +20,6 @@ int app_memcheck(void);
 int app_dirty(void);
 int app_compute(void);
 int app_hostile(void);
+int app_sleep(void);
 
 #endif

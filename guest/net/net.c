@@ -201,13 +201,8 @@ static void check_migrated(void)
 	if (gen == migration_generation)
 		return;
 	migration_generation = gen;
-	/* The wake-up timer the runtime armed on the source did not come
-	 * along (the destination's platform starts without one), yet the
-	 * runtime believes it is armed and would not write WAKE_US again
-	 * before that deadline: without a device interrupt the loop would
-	 * sleep for good. An immediate one makes it forget the stale
-	 * deadline. */
-	platform_wake_at_us(clock_us() + 1);
+	/* The wake-up timer armed on the source did not come along: the
+	 * runtime arms it again after this platform interrupt (rt/wake.c). */
 	for (unsigned i = 0; i < n_ifs; i++)
 		if (!ip4_addr_isany_val(*netif_ip4_addr(&ifs[i]->netif)))
 			etharp_gratuitous(&ifs[i]->netif);

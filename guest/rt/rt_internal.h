@@ -9,6 +9,8 @@
 
 /* The platform device's registers (set by rt_start). */
 extern volatile uint32_t *rt_platform_regs;
+/* The platform device's interrupt vector (its wake-up timer's too). */
+extern uint32_t rt_platform_vector;
 
 static inline void platform_write(uint32_t offset, uint32_t value)
 {

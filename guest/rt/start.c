@@ -12,6 +12,7 @@
 
 const struct csc_bootinfo *rt_bootinfo;
 volatile uint32_t *rt_platform_regs;
+uint32_t rt_platform_vector;
 
 /* Written by the ring-0 stubs in entry.S. */
 volatile uint32_t irq_counts[256];
@@ -90,6 +91,7 @@ void user_entry(const struct csc_bootinfo *bi)
 	if (!plat)
 		__asm__ volatile("ud2");
 	rt_platform_regs = (volatile uint32_t *)plat->mmio_base;
+	rt_platform_vector = plat->irq_vector < 256 ? plat->irq_vector : 0;
 	if (csc_bootinfo_validate(bi) != 0) {
 		printf("guest: invalid boot information\n");
 		exit(PANIC_EXIT_STATUS);

@@ -24,6 +24,7 @@ CHECKS = [
     "a register-only computation moved mid-way ends with the result of an unmoved run",
     "downtime across two clocks: the one-clock figure (both VMMs on this host) lies within the two-clock "
     "bounds, the estimate within max(2 ms, 50%) of it or at worst half the bounds' width, the width < 20 ms",
+    "a guest asleep on its wake-up timer (nothing else wakes it) wakes at its deadline on the destination",
 ]
 problem = accel_problem()
 if problem:
@@ -143,6 +144,22 @@ with tmpdir() as tmp:
         t.ok(m_ref and fin and fin["status"] == "completed" and m and m.group(1) == m_ref.group(1)
              and not a.wait_out(r"compute: result", 0.1), CHECKS[9],
              f"reference {ref}\n{fin}\n{a.log()}{b.log()}")
+    finally:
+        a.stop()
+        b.stop()
+
+    # The timer the guest armed stays on A; B's "you moved" interrupt must
+    # make the guest's runtime arm it again (guest/rt/wake.c).
+    a = Vmm(tmp, "s1", cmdline="app=sleep ms=3000")
+    b = Vmm(tmp, "s2", incoming=True)
+    try:
+        a.wait_out(r"sleep: 3000 ms", 10)
+        api = Api(a.sock)
+        api.cmd("migrate", uri=f"tcp:127.0.0.1:{b.port}")
+        fin = api.wait_final(30)
+        m = b.wait_out(r"sleep: woke at (\d+) ms", 15)
+        t.ok(fin and fin["status"] == "completed" and m and 3000 <= int(m.group(1)) < 4500
+             and b.wait_exit(5) == 0, CHECKS[11], f"{fin}\n{a.log()}{b.log()}")
     finally:
         a.stop()
         b.stop()
