@@ -187,32 +187,44 @@ static uint32_t tx_unsent(struct regs_ctx *rc)
 	return total;
 }
 
-static int take_held(struct vf_device *d, struct csc_heldq *q, char *err, size_t errlen)
+/* The frames of one "take" reply into q; returns how many the NIC still
+ * holds. */
+static json_int_t add_taken(struct vf_device *d, struct csc_heldq *q, json_t *reply)
+{
+	uint8_t frame[4096];
+	json_t *frames = json_object_get(reply, "frames"), *f;
+	size_t i;
+
+	json_array_foreach(frames, i, f) {
+		const char *hex = json_string_value(f);
+		size_t len = hex ? strlen(hex) / 2 : 0;
+		if (!hex || len > sizeof(frame))
+			continue;
+		for (size_t k = 0; k < len; k++) {
+			unsigned b = 0;
+			sscanf(hex + 2 * k, "%2x", &b);
+			frame[k] = (uint8_t)b;
+		}
+		if (csc_heldq_push(q, frame, len) < 0)
+			d->held_dropped++;
+	}
+	return json_integer_value(json_object_get(reply, "left"));
+}
+
+/* The held frames into q, a "take" at a time (each reply carries a
+ * bounded number); first: a reply already received, or NULL. */
+static int take_held(struct vf_device *d, struct csc_heldq *q, json_t *first, char *err, size_t errlen)
 {
 	char line[64];
-	uint8_t frame[4096];
 
+	if (first && add_taken(d, q, first) <= 0)
+		return 0;
 	snprintf(line, sizeof(line), "take %d", d->vf_index);
 	for (int round = 0; round < 64; round++) {
 		json_t *r = pf_call(d->pf_path, line, err, errlen);
 		if (!r)
 			return -EIO;
-		json_t *frames = json_object_get(r, "frames"), *f;
-		size_t i;
-		json_array_foreach(frames, i, f) {
-			const char *hex = json_string_value(f);
-			size_t len = hex ? strlen(hex) / 2 : 0;
-			if (!hex || len > sizeof(frame))
-				continue;
-			for (size_t k = 0; k < len; k++) {
-				unsigned b = 0;
-				sscanf(hex + 2 * k, "%2x", &b);
-				frame[k] = (uint8_t)b;
-			}
-			if (csc_heldq_push(q, frame, len) < 0)
-				d->held_dropped++;
-		}
-		json_int_t left = json_integer_value(json_object_get(r, "left"));
+		json_int_t left = add_taken(d, q, r);
 		json_decref(r);
 		if (left <= 0)
 			return 0;
@@ -280,29 +292,62 @@ int compsc_vf_save(void *dev, uint8_t *buf, size_t cap, size_t *len, char *why, 
 		return 0;
 	}
 	/* 1. No more DMA: the PF stops the VF's queues; what arrives for the
-	 * VM from now on is held in the NIC's buffer. */
-	if ((ret = pf_simple(d, "disable", err, sizeof(err))) < 0) {
-		return save_fail(d, why, whylen, ret, "cannot stop the source VF's queues: %s", err);
+	 * VM from now on is held in the NIC's buffer. In the same round trip
+	 * (the downtime waits on it): the VF's registers as the PF sees them
+	 * (no read side effects) and the frames held so far. A failed
+	 * "disable" can only mean no such VF, and then the others fail too. */
+	char l_disable[32], l_regs[32], l_take[32];
+	const char *lines[3];
+	json_t *rep[3];
+	unsigned n = 0;
+	snprintf(l_disable, sizeof(l_disable), "disable %d", d->vf_index);
+	snprintf(l_regs, sizeof(l_regs), "regs %d", d->vf_index);
+	snprintf(l_take, sizeof(l_take), "take %d", d->vf_index);
+	lines[n++] = l_disable;
+	if (a)
+		lines[n++] = l_regs;
+	lines[n++] = l_take;
+	pf_call_batch(d->pf_path, lines, n, rep, err, sizeof(err));
+	json_t *regs = a ? rep[1] : NULL, *taken = rep[n - 1];
+	if (!rep[0]) {
+		json_decref(regs);
+		json_decref(taken);
+		return save_fail(d, why, whylen, -EIO, "cannot stop the source VF's queues: %s", err);
 	}
+	json_decref(rep[0]);
 	d->csc_disabled = true;
-	/* 2. The VF's MAC, for the destination's VF (read at pre-migration,
+	/* 2. Frames held since the stop go with the VM; kept here at once, so
+	 * that a save failing below gives them back to the VF (abort). */
+	struct csc_heldq q;
+	size_t room = cap - CSC_VF_HDR;
+	if (csc_heldq_init(&q, buf + CSC_VF_HDR, room < HELD_MAX_BYTES ? room : HELD_MAX_BYTES, HELD_MAX_FRAMES) < 0) {
+		json_decref(regs);
+		json_decref(taken);
+		return -ENOSPC;
+	}
+	if ((ret = take_held(d, &q, taken, err, sizeof(err))) < 0)
+		log_warn("vf%u: held frames: %s", d->instance, err);
+	json_decref(taken);
+	size_t blob_len;
+	csc_heldq_blob(&q, &blob_len);
+	d->held_out = csc_heldq_pending(&q);
+	keep_blob(&d->held_blob, &d->held_blob_len, buf + CSC_VF_HDR, blob_len);
+	/* 3. The VF's MAC, for the destination's VF (read at pre-migration,
 	 * outside the downtime, when that worked). */
 	uint8_t mac[6] = { 0 };
 	if (d->csc_have_mac || read_mac(d, d->csc_mac) == 0)
 		memcpy(mac, d->csc_mac, 6);
 	if (a) {
-		/* 3. One copy of the area, validated; DMA regions and the area
+		/* 4. One copy of the area, validated; DMA regions and the area
 		 * itself dirty; I/O registers staged for the driver. */
 		struct csc_shared_area copy;
 		memcpy(&copy, a, sizeof(copy));
 		if (csc_area_validate(&copy, sizeof(copy), d->vm->ram_size, err, sizeof(err)) < 0) {
+			json_decref(regs);
 			return save_fail(d, why, whylen, -EINVAL, "the guest's CompSC shared area is invalid: %s", err);
 		}
 		for (uint32_t k = 0; k < copy.n_dma; k++)
 			vm_mark_dirty(d->vm, copy.dma[k].gpa, copy.dma[k].len);
-		char line[64];
-		snprintf(line, sizeof(line), "regs %d", d->vf_index);
-		json_t *regs = pf_call(d->pf_path, line, err, sizeof(err));
 		if (!regs) {
 			return save_fail(d, why, whylen, -EIO, "cannot read the source VF's registers: %s", err);
 		}
@@ -317,53 +362,69 @@ int compsc_vf_save(void *dev, uint8_t *buf, size_t cap, size_t *len, char *why, 
 		}
 		vm_mark_dirty(d->vm, gpa, CSC_AREA_SIZE);
 	}
-	/* 4. Frames held since the stop go with the VM. */
-	struct csc_heldq q;
-	size_t room = cap - CSC_VF_HDR;
-	if (csc_heldq_init(&q, buf + CSC_VF_HDR, room < HELD_MAX_BYTES ? room : HELD_MAX_BYTES, HELD_MAX_FRAMES) < 0)
-		return -ENOSPC;
-	if ((ret = take_held(d, &q, err, sizeof(err))) < 0)
-		log_warn("vf%u: held frames: %s", d->instance, err);
-	size_t blob_len;
-	csc_heldq_blob(&q, &blob_len);
-	d->held_out = csc_heldq_pending(&q);
 	mig_put64(buf, gpa);
 	memcpy(buf + 8, mac, 6);
 	buf[14] = buf[15] = 0;
 	mig_put32(buf + 16, d->held_out);
 	mig_put32(buf + 20, (uint32_t)blob_len);
 	*len = CSC_VF_HDR + blob_len;
-	/* Kept for a failed migration: the frames go back to the VF here. */
-	keep_blob(&d->held_blob, &d->held_blob_len, buf + CSC_VF_HDR, blob_len);
 	log_info("vf%u: CompSC state saved: area 0x%" PRIx64 ", %u frames held (%u dropped)", d->instance, gpa,
 		 d->held_out, d->held_dropped);
 	return 0;
 }
 
-static int inject(void *ctx, const uint8_t *frame, size_t len)
+/* Held frames go back to a VF as "inject" lines, INJECT_BATCH to a round
+ * trip: the guest waits for them. */
+#define INJECT_BATCH 16
+
+struct inject_batch {
+	struct vf_device *d;
+	char *lines[INJECT_BATCH];
+	unsigned n, failed;
+	char err[300];
+};
+
+static void inject_flush(struct inject_batch *b)
 {
-	struct vf_device *d = ctx;
-	char *line = malloc(32 + 2 * len);
+	json_t *rep[INJECT_BATCH];
 	char err[300];
 
-	if (!line)
+	if (!b->n)
+		return;
+	if (pf_call_batch(b->d->pf_path, (const char *const *)b->lines, b->n, rep, err, sizeof(err)) < 0 &&
+	    !b->err[0])
+		snprintf(b->err, sizeof(b->err), "%s", err);
+	for (unsigned i = 0; i < b->n; i++) {
+		b->failed += !rep[i];
+		json_decref(rep[i]);
+		free(b->lines[i]);
+	}
+	b->n = 0;
+}
+
+static int inject(void *ctx, const uint8_t *frame, size_t len)
+{
+	struct inject_batch *b = ctx;
+	/* A jumbo frame does not fit a pf.sock line: it is dropped, counted. */
+	char *line = 32 + 2 * len < PF_LINE_MAX ? malloc(32 + 2 * len) : NULL;
+
+	if (!line) {
+		b->failed++;
 		return -ENOMEM;
-	int n = sprintf(line, "inject %d ", d->vf_index);
+	}
+	int n = sprintf(line, "inject %d ", b->d->vf_index);
 	for (size_t i = 0; i < len; i++)
 		n += sprintf(line + n, "%02x", frame[i]);
-	json_t *r = pf_call(d->pf_path, line, err, sizeof(err));
-	free(line);
-	if (!r) {
-		log_warn("vf%u: a held frame could not be injected: %s", d->instance, err);
-		return -EIO;
-	}
-	json_decref(r);
+	b->lines[b->n++] = line;
+	if (b->n == INJECT_BATCH)
+		inject_flush(b);
 	return 0;
 }
 
 static void deliver_held(struct vf_device *d, const uint8_t *blob, size_t len)
 {
 	struct csc_heldq q;
+	struct inject_batch b = { .d = d };
 	char err[200];
 	void *storage = malloc(len ? len : 1);
 
@@ -373,9 +434,13 @@ static void deliver_held(struct vf_device *d, const uint8_t *blob, size_t len)
 		return;
 	}
 	uint32_t n = csc_heldq_pending(&q);
-	csc_heldq_deliver(&q, inject, d);
+	csc_heldq_deliver(&q, inject, &b);
+	inject_flush(&b);
+	if (b.failed)
+		log_warn("vf%u: %u of %u held frames could not be injected: %s", d->instance, b.failed, n,
+			 b.err[0] ? b.err : "too long for pf.sock, or out of memory");
 	if (n)
-		log_info("vf%u: %u held frames delivered", d->instance, n);
+		log_info("vf%u: %u held frames delivered", d->instance, n - b.failed);
 	free(storage);
 }
 
@@ -469,12 +534,19 @@ int compsc_vf_load(void *dev, uint32_t version, const uint8_t *buf, size_t len, 
 	 * READY, so that what the source still holds after READY is all it
 	 * will ever get (sent in LATE_DEVICE) and nothing goes astray. Frames
 	 * wait in this VF's buffer until the driver has restored it. */
-	char why[300];
-	if (pf_simple(d, "hold", why, sizeof(why)) < 0)
+	char why[300], l_hold[32], l_announce[32];
+	const char *lines[2] = { l_hold, l_announce };
+	json_t *rep[2];
+	snprintf(l_hold, sizeof(l_hold), "hold %d", d->vf_index);
+	snprintf(l_announce, sizeof(l_announce), "announce %d", d->vf_index);
+	pf_call_batch(d->pf_path, lines, 2, rep, why, sizeof(why));	/* one round trip */
+	if (!rep[0])
 		log_warn("vf%u: cannot make the VF hold frames: %s", d->instance, why);
-	d->csc_announced = pf_simple(d, "announce", why, sizeof(why)) == 0;
+	d->csc_announced = rep[1] && json_is_true(json_object_get(rep[1], "announced"));
 	if (!d->csc_announced)
-		log_warn("vf%u: cannot announce the VM's MAC: %s", d->instance, why);
+		log_warn("vf%u: cannot announce the VM's MAC: %s", d->instance, rep[1] ? "the NIC could not send" : why);
+	json_decref(rep[0]);
+	json_decref(rep[1]);
 	return 0;
 }
 
@@ -490,7 +562,7 @@ int compsc_vf_late_save(void *dev, uint8_t *buf, size_t cap, size_t *len)
 	}
 	if (csc_heldq_init(&q, buf, cap < HELD_MAX_BYTES ? cap : HELD_MAX_BYTES, HELD_MAX_FRAMES) < 0)
 		return -ENOSPC;
-	if (take_held(d, &q, err, sizeof(err)) < 0)
+	if (take_held(d, &q, NULL, err, sizeof(err)) < 0)
 		log_warn("vf%u: late held frames: %s", d->instance, err);
 	csc_heldq_blob(&q, len);
 	d->held_out += csc_heldq_pending(&q);

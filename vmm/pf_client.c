@@ -11,37 +11,85 @@
 #include "../common/log.h"
 #include "../common/unix_sock.h"
 
-#define PF_REPLY_MAX (128u << 10)
+#define PF_REPLY_MAX (128u << 10)	/* one reply line; the NIC's longest is 64 KiB */
 #define PF_TIMEOUT_MS 2000
 
-json_t *pf_call(const char *pf_path, const char *line, char *err, size_t errlen)
+/* One reply line as an object, or NULL with the reason in err. */
+static json_t *parse_reply(const char *pf_path, const char *line, const char *text, size_t len, char *err,
+			   size_t errlen)
 {
-	char why[256];
-	int fd = unix_sock_connect(pf_path, why, sizeof(why));
-	char *buf = NULL;
-	size_t len = 0;
-	json_t *reply = NULL;
+	json_error_t je;
+	json_t *reply = json_loadb(text, len, 0, &je);
 
-	if (fd < 0) {
-		snprintf(err, errlen, "%s", why);
+	if (!json_is_object(reply)) {
+		snprintf(err, errlen, "%s: the reply to '%.20s' is not a JSON object", pf_path, line);
+		json_decref(reply);
 		return NULL;
 	}
-	size_t n = strlen(line);
-	if (send(fd, line, n, MSG_NOSIGNAL) != (ssize_t)n || send(fd, "\n", 1, MSG_NOSIGNAL) != 1) {
-		snprintf(err, errlen, "%s: send: %s", pf_path, strerror(errno));
-		goto out;
+	if (json_is_string(json_object_get(reply, "error"))) {
+		snprintf(err, errlen, "%s: %s", pf_path, json_string_value(json_object_get(reply, "error")));
+		json_decref(reply);
+		return NULL;
 	}
+	return reply;
+}
+
+int pf_call_batch(const char *pf_path, const char *const *lines, unsigned n, json_t **replies, char *err,
+		  size_t errlen)
+{
+	char why[256], *out = NULL, *buf = NULL;
+	size_t out_len = 0, len = 0;
+	unsigned done = 0, ok = 0;
+	int fd = -1;
+
+	for (unsigned i = 0; i < n; i++)
+		replies[i] = NULL;
+	err[0] = '\0';
+	out = malloc((size_t)n * (PF_LINE_MAX + 1));
 	buf = malloc(PF_REPLY_MAX);
-	if (!buf) {
+	if (!out || !buf) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
+	for (unsigned i = 0; i < n; i++) {
+		size_t l = strnlen(lines[i], PF_LINE_MAX);
+		if (l == PF_LINE_MAX || memchr(lines[i], '\n', l)) {
+			snprintf(err, errlen, "%s: command '%.20s' too long or not one line", pf_path, lines[i]);
+			goto out;
+		}
+		memcpy(out + out_len, lines[i], l);
+		out_len += l;
+		out[out_len++] = '\n';
+	}
+	if ((fd = unix_sock_connect(pf_path, why, sizeof(why))) < 0) {
+		snprintf(err, errlen, "%s", why);
+		goto out;
+	}
+	if (send(fd, out, out_len, MSG_NOSIGNAL) != (ssize_t)out_len) {
+		snprintf(err, errlen, "%s: send: %s", pf_path, strerror(errno));
+		goto out;
+	}
+	/* The replies come in order, one line each. */
 	uint64_t deadline = now_ns() + PF_TIMEOUT_MS * 1000000ull;
-	while (!memchr(buf, '\n', len)) {
+	while (done < n) {
+		char *nl = memchr(buf, '\n', len);
+		if (nl) {
+			size_t line_len = (size_t)(nl - buf);
+			char one[256];
+			replies[done] = parse_reply(pf_path, lines[done], buf, line_len, one, sizeof(one));
+			if (replies[done])
+				ok++;
+			else if (!err[0])
+				snprintf(err, errlen, "%s", one);
+			memmove(buf, nl + 1, len - line_len - 1);
+			len -= line_len + 1;
+			done++;
+			continue;
+		}
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		uint64_t now = now_ns();
 		if (now >= deadline || poll(&p, 1, (int)((deadline - now) / 1000000) + 1) <= 0) {
-			snprintf(err, errlen, "%s: no reply to '%.20s' within %d ms", pf_path, line, PF_TIMEOUT_MS);
+			snprintf(err, errlen, "%s: no reply to '%.20s' within %d ms", pf_path, lines[done], PF_TIMEOUT_MS);
 			goto out;
 		}
 		ssize_t got = recv(fd, buf + len, PF_REPLY_MAX - 1 - len, 0);
@@ -51,19 +99,17 @@ json_t *pf_call(const char *pf_path, const char *line, char *err, size_t errlen)
 		}
 		len += (size_t)got;
 	}
-	json_error_t je;
-	reply = json_loadb(buf, (size_t)((char *)memchr(buf, '\n', len) - buf), 0, &je);
-	if (!json_is_object(reply)) {
-		snprintf(err, errlen, "%s: the reply is not a JSON object", pf_path);
-		json_decref(reply);
-		reply = NULL;
-	} else if (json_is_string(json_object_get(reply, "error"))) {
-		snprintf(err, errlen, "%s: %s", pf_path, json_string_value(json_object_get(reply, "error")));
-		json_decref(reply);
-		reply = NULL;
-	}
 out:
+	free(out);
 	free(buf);
-	close(fd);
-	return reply;
+	if (fd >= 0)
+		close(fd);
+	return done == n && ok == n ? 0 : -1;
+}
+
+json_t *pf_call(const char *pf_path, const char *line, char *err, size_t errlen)
+{
+	json_t *reply;
+
+	return pf_call_batch(pf_path, &line, 1, &reply, err, errlen) == 0 ? reply : NULL;
 }
