@@ -36,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/layout.h"
 #include "../common/log.h"
 #include "../common/mac.h"
 #include "../compsc/heldq.h"
@@ -128,6 +129,17 @@ void compsc_vf_migrate_begin(void *dev)
 	d->held_out = d->held_dropped = d->tx_unsent = 0;
 	csc_area_set_migrating(a, 1);
 	vm_mark_dirty(d->vm, atomic_load(&d->vm->compsc_area_gpa), CSC_AREA_SIZE);
+	/* Keep what is sent of the DMA regions, so that stop-and-copy sends
+	 * only the pages the VF changed since (mig_mark_dma_dirty). A region
+	 * not watched (invalid area, too much memory) is sent whole then. */
+	struct csc_shared_area copy;
+	char err[200];
+	memcpy(&copy, a, sizeof(copy));
+	if (csc_area_validate(&copy, sizeof(copy), d->vm->ram_size, err, sizeof(err)) < 0)
+		return;	/* stop-and-copy refuses it, with the reason */
+	for (uint32_t k = 0; k < copy.n_dma; k++)
+		if (mig_watch_dma(d->vm, copy.dma[k].gpa, copy.dma[k].len) < 0)
+			log_info("vf%u: DMA region %u not watched: sent whole at stop-and-copy", d->instance, k);
 }
 
 int compsc_vf_migrate_quiesce(void *dev, char *err, size_t errlen)
@@ -346,8 +358,16 @@ int compsc_vf_save(void *dev, uint8_t *buf, size_t cap, size_t *len, char *why, 
 			json_decref(regs);
 			return save_fail(d, why, whylen, -EINVAL, "the guest's CompSC shared area is invalid: %s", err);
 		}
-		for (uint32_t k = 0; k < copy.n_dma; k++)
-			vm_mark_dirty(d->vm, copy.dma[k].gpa, copy.dma[k].len);
+		/* The VF is stopped: what it wrote since the driver's last
+		 * dummy writes is final now. */
+		uint64_t dma_pages = 0, dma_changed = 0;
+		for (uint32_t k = 0; k < copy.n_dma; k++) {
+			uint64_t first = copy.dma[k].gpa / CSC_PAGE_SIZE;
+			dma_pages += (copy.dma[k].gpa + copy.dma[k].len - 1) / CSC_PAGE_SIZE - first + 1;
+			dma_changed += mig_mark_dma_dirty(d->vm, copy.dma[k].gpa, copy.dma[k].len);
+		}
+		log_info("vf%u: DMA regions: %" PRIu64 " of %" PRIu64 " pages differ from what was sent", d->instance,
+			 dma_changed, dma_pages);
 		if (!regs) {
 			return save_fail(d, why, whylen, -EIO, "cannot read the source VF's registers: %s", err);
 		}

@@ -342,6 +342,7 @@ static void notified(void *opaque, uint32_t events)
 static void free_migration(struct migration *m)
 {
 	mig_io_clear_keys(&m->io);
+	mig_dma_copies_reset(m);
 	free(m->rxbuf);
 	free(m->txbuf);
 	free(m->bitmap);

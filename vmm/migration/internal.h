@@ -69,6 +69,15 @@ struct dev_blob {
 	uint8_t *data;
 };
 
+/* Source: a watched DMA region's pages as last sent (dma_copies.c). */
+#define MIG_DMA_COPY_RANGES 32
+#define MIG_DMA_COPY_MAX_PAGES 8192	/* 32 MiB of copies at most */
+struct mig_dma_copy {
+	uint64_t first, n;	/* pages */
+	uint8_t *data;		/* n pages */
+	uint8_t *state;		/* per page: not sent while watched, data, zero */
+};
+
 struct migration {
 	struct vm *vm;
 	char token[256];
@@ -108,6 +117,9 @@ struct migration {
 	bool peer_late;		/* source: the destination takes LATE_DEVICE records */
 	bool stream_torn;	/* source: a record (COMMIT) left in part: send nothing more */
 	uint64_t commit_ns;	/* source: just before COMMIT was sent; destination: COMMIT received */
+	struct mig_dma_copy dma_copies[MIG_DMA_COPY_RANGES];	/* source: dma_copies.c */
+	unsigned n_dma_copies;
+	uint64_t dma_copy_pages;
 
 	/* Destination. */
 	int test_fault;		/* enum dst_test_fault (dest.c): failure injection, tests only */
@@ -169,6 +181,15 @@ int mig_ram_rx_drain(struct migration *m);
 void mig_ram_rx_stop(struct migration *m);
 /* Destination: pages that hold data before any RAM record arrives. */
 void mig_ram_mark_touched(struct migration *m, uint64_t first_pfn, uint64_t n);
+
+/* ---- dma_copies.c ---------------------------------------------------------------- */
+
+/* The RAM sender records what it sent of a watched region: a page's bytes
+ * (data) or zero. */
+void mig_dma_copy_sent(struct migration *m, uint64_t pfn, const uint8_t *data);
+void mig_dma_copy_sent_zero(struct migration *m, uint64_t pfn, uint64_t count);
+/* Forgets every watched region (each migration starts afresh). */
+void mig_dma_copies_reset(struct migration *m);
 
 /* ---- source.c / dest.c ----------------------------------------------------------- */
 

@@ -226,6 +226,14 @@ int mig_resolve(struct vm *vm, enum mig_resolution r, char *err, size_t errlen);
  * one source on the migration thread. *port gets the bound port. */
 int mig_listen_incoming(struct vm *vm, const char *uri, uint16_t *port, char *err, size_t errlen);
 
+/* Source, for devices whose DMA the dirty log does not see (docs in
+ * dma_copies.c). At pre-migration: keep a copy of [gpa, gpa+len) as it is
+ * sent (-ENOSPC, -EEXIST: not watched, which only costs downtime). At
+ * stop-and-copy, the device stopped: mark dirty the pages of the range
+ * that differ from what the destination has; returns how many. */
+int mig_watch_dma(struct vm *vm, uint64_t gpa, uint64_t len);
+uint64_t mig_mark_dma_dirty(struct vm *vm, uint64_t gpa, uint64_t len);
+
 void mig_get_progress(struct vm *vm, struct mig_progress *out);
 bool mig_active(struct vm *vm);
 

@@ -149,6 +149,7 @@ static int add_page(struct migration *m, struct run *r, uint64_t pfn, struct mig
 	 * on the wire. */
 	if (!zero)
 		memcpy(m->txbuf + (size_t)r->n * MIG_PAGE_SIZE, src, MIG_PAGE_SIZE);
+	mig_dma_copy_sent(m, pfn, zero ? NULL : m->txbuf + (size_t)r->n * MIG_PAGE_SIZE);
 	r->n++;
 	return 0;
 }
@@ -157,6 +158,8 @@ static int add_zero_range(struct migration *m, struct run *r, uint64_t pfn, uint
 {
 	int ret = flush_run(m, r, st);
 
+	if (ret == 0)
+		mig_dma_copy_sent_zero(m, pfn, count);
 	while (ret == 0 && count) {
 		uint32_t n = count > ZERO_RUN_MAX ? ZERO_RUN_MAX : (uint32_t)count;
 		*r = (struct run){ .first = pfn, .n = n, .zero = true };

@@ -104,8 +104,10 @@ static int src_pre_migration(struct migration *m)
 	int ret;
 
 	mig_set_stage(m, MIG_STAGE_PRE_MIGRATION);
+	mig_dma_copies_reset(m);
 	/* Devices the guest drives itself learn that a migration starts
-	 * (CompSC: the driver begins its dummy writes to DMA pages). */
+	 * (CompSC: the driver begins its dummy writes to DMA pages, and the
+	 * VMM watches its DMA regions: mig_watch_dma). */
 	struct device_registry *reg = &m->vm->devices;
 	for (unsigned i = 0; i < reg->n; i++)
 		if (reg->dev[i].ops->migrate_begin)
@@ -636,6 +638,7 @@ void *mig_source_thread(void *arg)
 			mig_send_verdict(m, atomic_load(&m->cancel) ? MIG_REC_CANCEL : MIG_REC_ERROR, ret, m->p.error);
 		}
 	}
+	mig_dma_copies_reset(m);
 	pthread_mutex_lock(&m->lock);
 	if (m->p.stage != MIG_STAGE_NONE)
 		m->p.stage_ns[m->p.stage] += now_ns() - m->stage_start_ns;
