@@ -98,6 +98,34 @@ static int parse_vf(struct nic *nic, const char *arg, unsigned *vf)
 	return 0;
 }
 
+/* A RARP broadcast from the VF's MAC (QEMU's self-announce): the switches
+ * on the way learn at once that the VM is behind this port, before its
+ * guest has run a single instruction. */
+static int announce(struct nic *nic, unsigned vf)
+{
+	const uint8_t *mac = nic->slot[vf].mac;
+	uint8_t f[60] = { 0 };
+
+	memset(f, 0xff, 6);
+	memcpy(f + 6, mac, 6);
+	f[12] = 0x80, f[13] = 0x35;		/* RARP */
+	f[14] = 0, f[15] = 1;			/* Ethernet */
+	f[16] = 0x08, f[17] = 0x00;		/* IPv4 */
+	f[18] = 6, f[19] = 4, f[20] = 0, f[21] = 3;	/* reverse request */
+	memcpy(f + 22, mac, 6);
+	memcpy(f + 32, mac, 6);
+	return nic->sw->transmit(nic, vf, f, sizeof(f));
+}
+
+/* A migration's destination VF: its queues stopped, frames for its MAC
+ * kept in its buffer even before its driver's reset handshake, until the
+ * driver has restored it. */
+static void hold(struct nic *nic, unsigned vf)
+{
+	nic->slot[vf].hold_early = true;
+	nic_pf_set_enabled(nic, vf, false);
+}
+
 void pf_ctl_execute(struct nic *nic, const char *line, char *out_buf, size_t out_len)
 {
 	struct out o = { out_buf, out_len, 0 };
@@ -133,12 +161,15 @@ void pf_ctl_execute(struct nic *nic, const char *line, char *out_buf, size_t out
 	} else if (parse_vf(nic, arg, &vf) < 0) {
 		if (strcmp(cmd, "assign") && strcmp(cmd, "free") && strcmp(cmd, "enable") &&
 		    strcmp(cmd, "disable") && strcmp(cmd, "regs") && strcmp(cmd, "take") && strcmp(cmd, "inject") &&
-		    strcmp(cmd, "announce") && strcmp(cmd, "hold"))
+		    strcmp(cmd, "announce") && strcmp(cmd, "hold") && strcmp(cmd, "arrive"))
 			emit(&o, "{\"error\":\"unknown command '%.40s' (list, stats, assign, free, enable, disable, regs, "
-				 "take, inject, announce, hold)\"}", cmd);
+				 "take, inject, announce, hold, arrive)\"}", cmd);
 		else
 			emit(&o, "{\"error\":\"%s needs a VF number 0..%u\"}", cmd, nic->n_vfs - 1);
-	} else if (strcmp(cmd, "assign") == 0) {
+	} else if (strcmp(cmd, "assign") == 0 || strcmp(cmd, "arrive") == 0) {
+		/* arrive: a migration's destination in one round trip (its
+		 * downtime waits): assign, then only if that worked hold and
+		 * announce. */
 		uint8_t mac[6];
 		bool have_mac = false;
 		const char *owner = "";
@@ -157,12 +188,17 @@ void pf_ctl_execute(struct nic *nic, const char *line, char *out_buf, size_t out
 			}
 		}
 		int ret = nic_pf_assign(nic, vf, have_mac ? mac : NULL, owner);
-		if (ret < 0)
-			emit(&o, "{\"error\":\"assign: %s\"}", ret == -EINVAL ? "MAC must be unicast and non-zero"
-							       : ret == -EEXIST ? "MAC in use by another VF"
-										  : strerror(-ret));
-		else
+		if (ret < 0) {
+			emit(&o, "{\"error\":\"%s: %s\"}", cmd, ret == -EINVAL ? "MAC must be unicast and non-zero"
+								 : ret == -EEXIST ? "MAC in use by another VF"
+										    : strerror(-ret));
+		} else if (cmd[1] == 'r') {	/* arrive */
+			hold(nic, vf);
+			emit(&o, "{\"vf\":%u,\"held\":true,\"announced\":%s}", vf,
+			     announce(nic, vf) < 0 ? "false" : "true");
+		} else {
 			emit_vf(&o, nic, vf);
+		}
 	} else if (strcmp(cmd, "free") == 0) {
 		nic_pf_free(nic, vf);
 		emit_vf(&o, nic, vf);
@@ -199,28 +235,10 @@ void pf_ctl_execute(struct nic *nic, const char *line, char *out_buf, size_t out
 		}
 		emit(&o, "],\"left\":%u}", v->fifo_count);
 	} else if (strcmp(cmd, "hold") == 0) {
-		/* A migration's destination VF: its queues stopped, frames for
-		 * its MAC kept in its buffer even before its driver's reset
-		 * handshake, until the driver has restored it. */
-		nic->slot[vf].hold_early = true;
-		nic_pf_set_enabled(nic, vf, false);
+		hold(nic, vf);
 		emit_vf(&o, nic, vf);
 	} else if (strcmp(cmd, "announce") == 0) {
-		/* A RARP broadcast from the VF's MAC (QEMU's self-announce): the
-		 * switches on the way learn at once that the VM is behind this
-		 * port, before its guest has run a single instruction. */
-		const uint8_t *mac = nic->slot[vf].mac;
-		uint8_t f[60] = { 0 };
-		memset(f, 0xff, 6);
-		memcpy(f + 6, mac, 6);
-		f[12] = 0x80, f[13] = 0x35;		/* RARP */
-		f[14] = 0, f[15] = 1;			/* Ethernet */
-		f[16] = 0x08, f[17] = 0x00;		/* IPv4 */
-		f[18] = 6, f[19] = 4, f[20] = 0, f[21] = 3;	/* reverse request */
-		memcpy(f + 22, mac, 6);
-		memcpy(f + 32, mac, 6);
-		int ret = nic->sw->transmit(nic, vf, f, sizeof(f));
-		emit(&o, "{\"vf\":%u,\"announced\":%s}", vf, ret < 0 ? "false" : "true");
+		emit(&o, "{\"vf\":%u,\"announced\":%s}", vf, announce(nic, vf) < 0 ? "false" : "true");
 	} else if (strcmp(cmd, "inject") == 0) {
 		/* A frame the migration carried here: received by the VF as if
 		 * it had come from the wire. */

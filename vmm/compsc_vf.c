@@ -68,11 +68,23 @@ static struct csc_shared_area *live_area(struct vf_device *d)
 	return vm_gpa_to_hva(d->vm, gpa, CSC_AREA_SIZE);
 }
 
-static void sleep_100us(void *ctx)
-{
-	struct timespec ts = { 0, 100000 };
+/* Waiting for the write lock: the driver is most often in a read section
+ * of a few microseconds (every send and receive takes one), seldom in an
+ * op set. So spin a little first, then sleep: the wait counts in the
+ * downtime (the quiesce comes after the pause is timed). */
+#define QUIESCE_SPINS 64		/* x ~1 us */
 
-	(void)ctx;
+static void quiesce_wait(void *ctx)
+{
+	unsigned *waits = ctx;
+
+	if ((*waits)++ < QUIESCE_SPINS) {
+		uint64_t end = now_ns() + 1000;
+		while (now_ns() < end)
+			__builtin_ia32_pause();
+		return;
+	}
+	struct timespec ts = { 0, 100000 };
 	nanosleep(&ts, NULL);
 }
 
@@ -149,7 +161,8 @@ int compsc_vf_migrate_quiesce(void *dev, char *err, size_t errlen)
 
 	if (!a)
 		return 0;
-	if (csc_area_try_write_lock(a, WRITE_LOCK_WAITS, sleep_100us, NULL) < 0) {
+	unsigned waits = 0;
+	if (csc_area_try_write_lock(a, QUIESCE_SPINS + WRITE_LOCK_WAITS, quiesce_wait, &waits) < 0) {
 		snprintf(err, errlen, "vf%u: the guest's driver did not leave its operation set within %d ms",
 			 d->instance, WRITE_LOCK_WAITS / 10);
 		return -ETIMEDOUT;
@@ -537,36 +550,38 @@ int compsc_vf_load(void *dev, uint32_t version, const uint8_t *buf, size_t len, 
 		return ret;
 
 	/* The destination's VF takes the VM's MAC, the way an orchestrator
-	 * reserves a hostdev: the driver's restoration replays it anyway. */
+	 * reserves a hostdev (the driver's restoration replays it anyway).
+	 * Then the network learns the VM is here now, before READY, so that
+	 * what the source still holds after READY is all it will ever get
+	 * (sent in LATE_DEVICE) and nothing goes astray. Frames wait in this
+	 * VF's buffer until the driver has restored it. One round trip:
+	 * "arrive" holds and announces only if the MAC was taken. */
 	static const uint8_t zero[6];
+	char why[300], line[80], line2[32], mac_text[MAC_STR_LEN];
+	json_t *r;
 	if (memcmp(buf + 8, zero, 6) != 0) {
-		char line[80], mac_text[MAC_STR_LEN];
-		snprintf(line, sizeof(line), "assign %d mac=%s", d->vf_index, mac_format(buf + 8, mac_text));
-		json_t *r = pf_call(d->pf_path, line, err, errlen);
-		if (!r)
+		snprintf(line, sizeof(line), "arrive %d mac=%s", d->vf_index, mac_format(buf + 8, mac_text));
+		if (!(r = pf_call(d->pf_path, line, err, errlen)))
 			return -EIO;
-		json_decref(r);
+	} else {
+		/* The source could not read its VF's MAC: this VF keeps its own. */
+		const char *lines[2] = { line, line2 };
+		json_t *rep[2];
+		snprintf(line, sizeof(line), "hold %d", d->vf_index);
+		snprintf(line2, sizeof(line2), "announce %d", d->vf_index);
+		pf_call_batch(d->pf_path, lines, 2, rep, why, sizeof(why));
+		if (!rep[0])
+			log_warn("vf%u: cannot make the VF hold frames: %s", d->instance, why);
+		json_decref(rep[0]);
+		r = rep[1];
 	}
+	d->csc_announced = r && json_is_true(json_object_get(r, "announced"));
+	if (!d->csc_announced)
+		log_warn("vf%u: cannot announce the VM's MAC (activation tries again)", d->instance);
+	json_decref(r);
 	if (keep_blob(&d->held_blob, &d->held_blob_len, buf + CSC_VF_HDR, blob_len) < 0)
 		return -ENOMEM;
 	atomic_store(&d->vm->compsc_area_gpa, gpa);
-	/* Everything is loaded: the network learns the VM is here now, before
-	 * READY, so that what the source still holds after READY is all it
-	 * will ever get (sent in LATE_DEVICE) and nothing goes astray. Frames
-	 * wait in this VF's buffer until the driver has restored it. */
-	char why[300], l_hold[32], l_announce[32];
-	const char *lines[2] = { l_hold, l_announce };
-	json_t *rep[2];
-	snprintf(l_hold, sizeof(l_hold), "hold %d", d->vf_index);
-	snprintf(l_announce, sizeof(l_announce), "announce %d", d->vf_index);
-	pf_call_batch(d->pf_path, lines, 2, rep, why, sizeof(why));	/* one round trip */
-	if (!rep[0])
-		log_warn("vf%u: cannot make the VF hold frames: %s", d->instance, why);
-	d->csc_announced = rep[1] && json_is_true(json_object_get(rep[1], "announced"));
-	if (!d->csc_announced)
-		log_warn("vf%u: cannot announce the VM's MAC: %s", d->instance, rep[1] ? "the NIC could not send" : why);
-	json_decref(rep[0]);
-	json_decref(rep[1]);
 	return 0;
 }
 

@@ -4,6 +4,7 @@ between two guests through the internal switch, over a TAP uplink, and a
 guest whose DMA goes astray while the other VF keeps working."""
 import errno
 import fcntl
+import json
 import os
 import random
 import re
@@ -42,6 +43,34 @@ with Nic(vfs=2) as nic:
     regs = nic.ctl("regs 0")["regs"]
     t.ok(regs["STATUS"]["value"] & 2 and regs["EIAC"]["migrate"] and not regs["RDT0"]["migrate"],
          "pf.sock: regs shows values and migration classes", regs.get("STATUS"))
+    # Several commands in one write: the replies come back in order (the
+    # VMM batches what a migration's downtime waits on).
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(nic.sock("pf"))
+    s.sendall(b"disable 1\nregs 1\nnonsense\ntake 1\nenable 1\n")
+    data = b""
+    while data.count(b"\n") < 5:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    replies = [json.loads(l) for l in data.splitlines()]
+    t.ok(len(replies) == 5 and replies[0].get("queues_enabled") is False and "regs" in replies[1]
+         and "error" in replies[2] and replies[3].get("frames") == [] and replies[4].get("queues_enabled") is True,
+         "pf.sock: five commands in one write, five replies in order", data[:2000])
+    # arrive: assign + hold + announce, all or nothing on the MAC.
+    taken = nic.ctl("list")["vfs"][0]["mac"]
+    refused = nic.ctl(f"arrive 1 mac={taken}")
+    after_refusal = nic.ctl("list")["vfs"][1]
+    arrived = nic.ctl("arrive 1 mac=02:aa:bb:cc:dd:01")
+    vf1 = nic.ctl("list")["vfs"][1]
+    t.ok("error" in refused and after_refusal["queues_enabled"] and arrived.get("held") is True
+         and arrived.get("announced") is True and vf1["mac"] == "02:aa:bb:cc:dd:01" and vf1["mac_locked"]
+         and not vf1["queues_enabled"],
+         "pf.sock: arrive takes the MAC, holds and announces; a MAC in use refuses it whole",
+         f"{refused}\n{after_refusal}\n{arrived}\n{vf1}")
 
 # ---- a hostile VMM on the vfio-user socket (no KVM needed) ---------------------
 def vfu_msg(cmd, payload=b"", msg_id=1):
