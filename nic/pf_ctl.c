@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../common/hex.h"
 #include "../common/mac.h"
 #include "../common/unix_sock.h"
 #include "nic.h"
@@ -46,6 +47,15 @@ static void emit(struct out *o, const char *fmt, ...)
 	va_end(ap);
 	if (n > 0)
 		o->len += (size_t)n;
+}
+
+static void emit_hex(struct out *o, const uint8_t *bytes, size_t len)
+{
+	if (o->len + 2 * len >= o->size)
+		return;
+	hex_encode(o->buf + o->len, bytes, len);
+	o->len += 2 * len;
+	o->buf[o->len] = '\0';
 }
 
 static void emit_mac(struct out *o, const char *key, const uint8_t *m)
@@ -229,8 +239,7 @@ void pf_ctl_execute(struct nic *nic, const char *line, char *out_buf, size_t out
 		/* Room for one more jumbo frame in hex: the reply stays one line. */
 		while (o.len + 2 * VF_MAX_FRAME_LIMIT + 64 < o.size && nic_vf_take_held(v, frame, sizeof(frame), &len) == 0) {
 			emit(&o, "%s\"", n++ ? "," : "");
-			for (size_t i = 0; i < len && i < sizeof(frame); i++)
-				emit(&o, "%02x", frame[i]);
+			emit_hex(&o, frame, len < sizeof(frame) ? len : sizeof(frame));
 			emit(&o, "\"");
 		}
 		emit(&o, "],\"left\":%u}", v->fifo_count);
@@ -245,12 +254,8 @@ void pf_ctl_execute(struct nic *nic, const char *line, char *out_buf, size_t out
 		const char *hex = strtok_r(NULL, " \t\r\n", &save);
 		static uint8_t frame[CTL_LINE_MAX / 2];
 		size_t len = hex ? strlen(hex) / 2 : 0;
-		bool ok = hex && strlen(hex) % 2 == 0 && len >= 14 && len <= sizeof(frame);
-		for (size_t i = 0; ok && i < len; i++) {
-			unsigned b;
-			ok = sscanf(hex + 2 * i, "%2x", &b) == 1;
-			frame[i] = (uint8_t)b;
-		}
+		bool ok = hex && strlen(hex) % 2 == 0 && len >= 14 && len <= sizeof(frame) &&
+			  hex_decode(frame, hex, len) == 0;
 		if (!ok) {
 			emit(&o, "{\"error\":\"inject: the frame must be 14..%u bytes of hex\"}", (unsigned)sizeof(frame));
 		} else {

@@ -36,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/hex.h"
 #include "../common/layout.h"
 #include "../common/log.h"
 #include "../common/mac.h"
@@ -154,6 +155,53 @@ void compsc_vf_migrate_begin(void *dev)
 			log_info("vf%u: DMA region %u not watched: sent whole at stop-and-copy", d->instance, k);
 }
 
+/* The source's stop, in one round trip to the PF: stop the VF's queues
+ * (what arrives for the VM from then on is held in the NIC's buffer), its
+ * registers as the PF sees them (no read side effects), and the frames
+ * held so far. Sent here, its replies read by stop_recv. */
+static void stop_send(struct vf_device *d, bool with_regs)
+{
+	const char *lines[3];
+	char err[300];
+
+	d->stop_n = 0;
+	snprintf(d->stop_lines[d->stop_n++], sizeof(d->stop_lines[0]), "disable %d", d->vf_index);
+	if (with_regs)
+		snprintf(d->stop_lines[d->stop_n++], sizeof(d->stop_lines[0]), "regs %d", d->vf_index);
+	snprintf(d->stop_lines[d->stop_n++], sizeof(d->stop_lines[0]), "take %d", d->vf_index);
+	for (unsigned i = 0; i < d->stop_n; i++)
+		lines[i] = d->stop_lines[i];
+	d->stop_fd = pf_batch_send(d->pf_path, lines, d->stop_n, err, sizeof(err));
+	if (d->stop_fd < 0)
+		log_warn("vf%u: cannot reach the PF at quiesce: %s", d->instance, err);
+}
+
+/* The stop's replies: {disable, regs or NULL, take}; each NULL on failure
+ * (reason in err). A stop never sent is sent now. */
+static void stop_recv(struct vf_device *d, bool with_regs, json_t **disable, json_t **regs, json_t **take,
+		      char *err, size_t errlen)
+{
+	const char *lines[3];
+	json_t *rep[3] = { NULL, NULL, NULL };
+
+	if (d->stop_fd < 0)
+		stop_send(d, with_regs);
+	for (unsigned i = 0; i < d->stop_n; i++)
+		lines[i] = d->stop_lines[i];
+	if (d->stop_fd >= 0)
+		pf_batch_recv(d->stop_fd, d->pf_path, lines, d->stop_n, rep, err, errlen);
+	else
+		snprintf(err, errlen, "%s: cannot connect", d->pf_path);
+	d->stop_fd = -1;
+	*disable = rep[0];
+	*regs = d->stop_n == 3 ? rep[1] : NULL;
+	*take = rep[d->stop_n - 1];
+	if (!with_regs) {
+		json_decref(*regs);
+		*regs = NULL;
+	}
+}
+
 int compsc_vf_migrate_quiesce(void *dev, char *err, size_t errlen)
 {
 	struct vf_device *d = dev;
@@ -169,6 +217,9 @@ int compsc_vf_migrate_quiesce(void *dev, char *err, size_t errlen)
 	}
 	d->csc_locked = true;
 	vm_mark_dirty(d->vm, atomic_load(&d->vm->compsc_area_gpa), CSC_AREA_SIZE);
+	/* The driver is out of the VF now (the lock): the PF may stop it
+	 * while the vCPUs pause, and save collects the replies. */
+	stop_send(d, true);
 	return 0;
 }
 
@@ -216,21 +267,16 @@ static uint32_t tx_unsent(struct regs_ctx *rc)
  * holds. */
 static json_int_t add_taken(struct vf_device *d, struct csc_heldq *q, json_t *reply)
 {
-	uint8_t frame[4096];
+	uint8_t frame[CSC_HELDQ_MAX_FRAME];
 	json_t *frames = json_object_get(reply, "frames"), *f;
 	size_t i;
 
 	json_array_foreach(frames, i, f) {
 		const char *hex = json_string_value(f);
 		size_t len = hex ? strlen(hex) / 2 : 0;
-		if (!hex || len > sizeof(frame))
-			continue;
-		for (size_t k = 0; k < len; k++) {
-			unsigned b = 0;
-			sscanf(hex + 2 * k, "%2x", &b);
-			frame[k] = (uint8_t)b;
-		}
-		if (csc_heldq_push(q, frame, len) < 0)
+		/* Not a frame we can carry (the NIC is another process): counted
+		 * as dropped, like a frame the queue has no room for. */
+		if (!hex || len > sizeof(frame) || hex_decode(frame, hex, len) < 0 || csc_heldq_push(q, frame, len) < 0)
 			d->held_dropped++;
 	}
 	return json_integer_value(json_object_get(reply, "left"));
@@ -316,30 +362,16 @@ int compsc_vf_save(void *dev, uint8_t *buf, size_t cap, size_t *len, char *why, 
 		log_info("vf%u: the slot is empty: nothing but that is migrated", d->instance);
 		return 0;
 	}
-	/* 1. No more DMA: the PF stops the VF's queues; what arrives for the
-	 * VM from now on is held in the NIC's buffer. In the same round trip
-	 * (the downtime waits on it): the VF's registers as the PF sees them
-	 * (no read side effects) and the frames held so far. A failed
-	 * "disable" can only mean no such VF, and then the others fail too. */
-	char l_disable[32], l_regs[32], l_take[32];
-	const char *lines[3];
-	json_t *rep[3];
-	unsigned n = 0;
-	snprintf(l_disable, sizeof(l_disable), "disable %d", d->vf_index);
-	snprintf(l_regs, sizeof(l_regs), "regs %d", d->vf_index);
-	snprintf(l_take, sizeof(l_take), "take %d", d->vf_index);
-	lines[n++] = l_disable;
-	if (a)
-		lines[n++] = l_regs;
-	lines[n++] = l_take;
-	pf_call_batch(d->pf_path, lines, n, rep, err, sizeof(err));
-	json_t *regs = a ? rep[1] : NULL, *taken = rep[n - 1];
-	if (!rep[0]) {
+	/* 1. No more DMA (stop_send, at quiesce or now). A failed "disable"
+	 * can only mean no such VF, and then the others fail too. */
+	json_t *stopped, *regs, *taken;
+	stop_recv(d, a != NULL, &stopped, &regs, &taken, err, sizeof(err));
+	if (!stopped) {
 		json_decref(regs);
 		json_decref(taken);
 		return save_fail(d, why, whylen, -EIO, "cannot stop the source VF's queues: %s", err);
 	}
-	json_decref(rep[0]);
+	json_decref(stopped);
 	d->csc_disabled = true;
 	/* 2. Frames held since the stop go with the VM; kept here at once, so
 	 * that a save failing below gives them back to the VF (abort). */
@@ -446,8 +478,8 @@ static int inject(void *ctx, const uint8_t *frame, size_t len)
 		return -ENOMEM;
 	}
 	int n = sprintf(line, "inject %d ", b->d->vf_index);
-	for (size_t i = 0; i < len; i++)
-		n += sprintf(line + n, "%02x", frame[i]);
+	hex_encode(line + n, frame, len);
+	line[n + 2 * len] = '\0';
 	b->lines[b->n++] = line;
 	if (b->n == INJECT_BATCH)
 		inject_flush(b);
@@ -500,6 +532,27 @@ void compsc_vf_migrate_abort(void *dev)
 	if (!atomic_load(&d->present))
 		return;
 
+	if (d->stop_fd >= 0) {
+		/* Stopped at quiesce, never saved (a later step failed): what
+		 * the PF took goes back with the rest. */
+		json_t *disabled, *regs, *taken;
+		stop_recv(d, false, &disabled, &regs, &taken, err, sizeof(err));
+		d->csc_disabled = disabled != NULL;
+		if (taken) {
+			struct csc_heldq q;
+			uint8_t *storage = malloc(HELD_MAX_BYTES);
+			size_t blob_len;
+			if (storage && csc_heldq_init(&q, storage, HELD_MAX_BYTES, HELD_MAX_FRAMES) == 0) {
+				if (take_held(d, &q, taken, err, sizeof(err)) < 0)
+					log_warn("vf%u: held frames: %s", d->instance, err);
+				csc_heldq_blob(&q, &blob_len);
+				keep_blob(&d->held_blob, &d->held_blob_len, storage, blob_len);
+			}
+			free(storage);
+		}
+		json_decref(disabled);
+		json_decref(taken);
+	}
 	bool stopped = d->csc_disabled;
 	if (d->csc_disabled && pf_simple(d, "enable", err, sizeof(err)) < 0)
 		log_error("vf%u: cannot restart the VF's queues: %s", d->instance, err);

@@ -34,22 +34,15 @@ static json_t *parse_reply(const char *pf_path, const char *line, const char *te
 	return reply;
 }
 
-int pf_call_batch(const char *pf_path, const char *const *lines, unsigned n, json_t **replies, char *err,
-		  size_t errlen)
+int pf_batch_send(const char *pf_path, const char *const *lines, unsigned n, char *err, size_t errlen)
 {
-	char why[256], *out = NULL, *buf = NULL;
-	size_t out_len = 0, len = 0;
-	unsigned done = 0, ok = 0;
+	char why[256], *out = malloc((size_t)n * (PF_LINE_MAX + 1));
+	size_t out_len = 0;
 	int fd = -1;
 
-	for (unsigned i = 0; i < n; i++)
-		replies[i] = NULL;
-	err[0] = '\0';
-	out = malloc((size_t)n * (PF_LINE_MAX + 1));
-	buf = malloc(PF_REPLY_MAX);
-	if (!out || !buf) {
+	if (!out) {
 		snprintf(err, errlen, "out of memory");
-		goto out;
+		return -1;
 	}
 	for (unsigned i = 0; i < n; i++) {
 		size_t l = strnlen(lines[i], PF_LINE_MAX);
@@ -67,6 +60,26 @@ int pf_call_batch(const char *pf_path, const char *const *lines, unsigned n, jso
 	}
 	if (send(fd, out, out_len, MSG_NOSIGNAL) != (ssize_t)out_len) {
 		snprintf(err, errlen, "%s: send: %s", pf_path, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+out:
+	free(out);
+	return fd;
+}
+
+int pf_batch_recv(int fd, const char *pf_path, const char *const *lines, unsigned n, json_t **replies, char *err,
+		  size_t errlen)
+{
+	char *buf = malloc(PF_REPLY_MAX);
+	size_t len = 0;
+	unsigned done = 0, ok = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		replies[i] = NULL;
+	err[0] = '\0';
+	if (!buf) {
+		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
 	/* The replies come in order, one line each. */
@@ -100,11 +113,22 @@ int pf_call_batch(const char *pf_path, const char *const *lines, unsigned n, jso
 		len += (size_t)got;
 	}
 out:
-	free(out);
 	free(buf);
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	return done == n && ok == n ? 0 : -1;
+}
+
+int pf_call_batch(const char *pf_path, const char *const *lines, unsigned n, json_t **replies, char *err,
+		  size_t errlen)
+{
+	int fd = pf_batch_send(pf_path, lines, n, err, errlen);
+
+	if (fd < 0) {
+		for (unsigned i = 0; i < n; i++)
+			replies[i] = NULL;
+		return -1;
+	}
+	return pf_batch_recv(fd, pf_path, lines, n, replies, err, errlen);
 }
 
 json_t *pf_call(const char *pf_path, const char *line, char *err, size_t errlen)

@@ -26,5 +26,11 @@ json_t *pf_call(const char *pf_path, const char *line, char *err, size_t errlen)
  * -1 with the first reason in err. */
 int pf_call_batch(const char *pf_path, const char *const *lines, unsigned n, json_t **replies, char *err,
 		  size_t errlen);
+/* pf_call_batch in two halves, to do something else while the NIC works:
+ * send returns the connection (or -1, reason in err); recv reads the
+ * replies as above and closes it (the same lines, for messages). */
+int pf_batch_send(const char *pf_path, const char *const *lines, unsigned n, char *err, size_t errlen);
+int pf_batch_recv(int fd, const char *pf_path, const char *const *lines, unsigned n, json_t **replies, char *err,
+		  size_t errlen);
 
 #endif

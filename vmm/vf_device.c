@@ -182,6 +182,7 @@ static struct vf_device *slot_create(struct vm *vm, const char *path, bool plugg
 	d->mmio_base = mmio_base;
 	d->instance = instance;
 	d->client.fd = -1;
+	d->stop_fd = -1;
 	for (unsigned i = 0; i < VF_DEVICE_MAX_VECTORS; i++)
 		d->efd[i] = -1;
 	/* The slot's shape (BAR size, vectors) is what the guest's device
@@ -303,6 +304,8 @@ void vf_device_detach(struct vf_device *d)
 	}
 	if (atomic_load(&d->present))
 		vfu_client_close(&d->client);
+	if (d->stop_fd >= 0)
+		close(d->stop_fd);
 	free(d->held_blob);
 	free(d->late_blob);
 	free(d);

@@ -60,6 +60,10 @@ with Nic(vfs=2) as nic:
     t.ok(len(replies) == 5 and replies[0].get("queues_enabled") is False and "regs" in replies[1]
          and "error" in replies[2] and replies[3].get("frames") == [] and replies[4].get("queues_enabled") is True,
          "pf.sock: five commands in one write, five replies in order", data[:2000])
+    frame = "02aabbccdd01" + "020000000099" + "88b5" + "00" * 46
+    good, bad = nic.ctl(f"inject 1 {frame}"), nic.ctl(f"inject 1 {frame[:-2]}zz")
+    t.ok(good.get("injected") == 60 and "error" in bad, "pf.sock: inject takes a frame in hex, refuses non-hex",
+         f"{good}\n{bad}")
     # arrive: assign + hold + announce, all or nothing on the MAC.
     taken = nic.ctl("list")["vfs"][0]["mac"]
     refused = nic.ctl(f"arrive 1 mac={taken}")
