@@ -332,6 +332,29 @@ static int keep_blob(uint8_t **dst, size_t *dst_len, const uint8_t *blob, size_t
 	return 0;
 }
 
+/* The frames of a "take" reply, and of the takes after it (taken NULL:
+ * fresh takes only), as a heldq blob in *dst (replacing it; left alone if
+ * there are none). */
+static void keep_taken(struct vf_device *d, json_t *taken, uint8_t **dst, size_t *dst_len)
+{
+	struct csc_heldq q;
+	char err[300];
+	size_t blob_len;
+	uint8_t *storage = malloc(HELD_MAX_BYTES);
+
+	if (!storage || csc_heldq_init(&q, storage, HELD_MAX_BYTES, HELD_MAX_FRAMES) < 0) {
+		log_warn("vf%u: out of memory: held frames lost", d->instance);
+		free(storage);
+		return;
+	}
+	if (take_held(d, &q, taken, err, sizeof(err)) < 0)
+		log_warn("vf%u: held frames: %s", d->instance, err);
+	csc_heldq_blob(&q, &blob_len);
+	if (csc_heldq_pending(&q))
+		keep_blob(dst, dst_len, storage, blob_len);
+	free(storage);
+}
+
 /* A save that cannot go on: the reason goes to the log and to the
  * migration's report. */
 static int save_fail(struct vf_device *d, char *why, size_t whylen, int ret, const char *fmt, ...)
@@ -367,6 +390,9 @@ int compsc_vf_save(void *dev, uint8_t *buf, size_t cap, size_t *len, char *why, 
 	json_t *stopped, *regs, *taken;
 	stop_recv(d, a != NULL, &stopped, &regs, &taken, err, sizeof(err));
 	if (!stopped) {
+		d->csc_disabled = true;	/* it may have stopped all the same: abort restarts it */
+		if (taken)
+			keep_taken(d, taken, &d->held_blob, &d->held_blob_len);
 		json_decref(regs);
 		json_decref(taken);
 		return save_fail(d, why, whylen, -EIO, "cannot stop the source VF's queues: %s", err);
@@ -378,9 +404,10 @@ int compsc_vf_save(void *dev, uint8_t *buf, size_t cap, size_t *len, char *why, 
 	struct csc_heldq q;
 	size_t room = cap - CSC_VF_HDR;
 	if (csc_heldq_init(&q, buf + CSC_VF_HDR, room < HELD_MAX_BYTES ? room : HELD_MAX_BYTES, HELD_MAX_FRAMES) < 0) {
+		keep_taken(d, taken, &d->held_blob, &d->held_blob_len);
 		json_decref(regs);
 		json_decref(taken);
-		return -ENOSPC;
+		return save_fail(d, why, whylen, -ENOSPC, "no room for the held frames in the device record");
 	}
 	if ((ret = take_held(d, &q, taken, err, sizeof(err))) < 0)
 		log_warn("vf%u: held frames: %s", d->instance, err);
@@ -475,7 +502,7 @@ static int inject(void *ctx, const uint8_t *frame, size_t len)
 
 	if (!line) {
 		b->failed++;
-		return -ENOMEM;
+		return 0;	/* the frames after it still go */
 	}
 	int n = sprintf(line, "inject %d ", b->d->vf_index);
 	hex_encode(line + n, frame, len);
@@ -532,32 +559,36 @@ void compsc_vf_migrate_abort(void *dev)
 	if (!atomic_load(&d->present))
 		return;
 
+	uint8_t *first = NULL, *rest = NULL;
+	size_t first_len = 0, rest_len = 0;
 	if (d->stop_fd >= 0) {
 		/* Stopped at quiesce, never saved (a later step failed): what
-		 * the PF took goes back with the rest. */
+		 * the PF took goes back with the rest. Without a reply the NIC
+		 * may have stopped the VF all the same: "enable" is harmless. */
 		json_t *disabled, *regs, *taken;
 		stop_recv(d, false, &disabled, &regs, &taken, err, sizeof(err));
-		d->csc_disabled = disabled != NULL;
-		if (taken) {
-			struct csc_heldq q;
-			uint8_t *storage = malloc(HELD_MAX_BYTES);
-			size_t blob_len;
-			if (storage && csc_heldq_init(&q, storage, HELD_MAX_BYTES, HELD_MAX_FRAMES) == 0) {
-				if (take_held(d, &q, taken, err, sizeof(err)) < 0)
-					log_warn("vf%u: held frames: %s", d->instance, err);
-				csc_heldq_blob(&q, &blob_len);
-				keep_blob(&d->held_blob, &d->held_blob_len, storage, blob_len);
-			}
-			free(storage);
-		}
+		d->csc_disabled = true;
+		if (taken)
+			keep_taken(d, taken, &first, &first_len);
 		json_decref(disabled);
 		json_decref(taken);
 	}
 	bool stopped = d->csc_disabled;
-	if (d->csc_disabled && pf_simple(d, "enable", err, sizeof(err)) < 0)
+	/* Frames that came after the last take sit in the VF's buffer, ahead
+	 * of where injected ones would go: take them as well, then give all
+	 * back oldest first, then restart the queues. */
+	if (stopped)
+		keep_taken(d, NULL, &rest, &rest_len);
+	deliver_kept(d);
+	if (first)
+		deliver_held(d, first, first_len);
+	if (rest)
+		deliver_held(d, rest, rest_len);
+	free(first);
+	free(rest);
+	if (stopped && pf_simple(d, "enable", err, sizeof(err)) < 0)
 		log_error("vf%u: cannot restart the VF's queues: %s", d->instance, err);
 	d->csc_disabled = false;
-	deliver_kept(d);
 	/* Past the stop the destination may have announced the VM (it does
 	 * at load, and may even have run it before an orchestrator said
 	 * resume-here): take the network back. */

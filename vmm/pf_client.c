@@ -102,12 +102,21 @@ int pf_batch_recv(int fd, const char *pf_path, const char *const *lines, unsigne
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		uint64_t now = now_ns();
 		if (now >= deadline || poll(&p, 1, (int)((deadline - now) / 1000000) + 1) <= 0) {
-			snprintf(err, errlen, "%s: no reply to '%.20s' within %d ms", pf_path, lines[done], PF_TIMEOUT_MS);
+			if (!err[0])
+				snprintf(err, errlen, "%s: no reply to '%.20s' within %d ms", pf_path, lines[done],
+					 PF_TIMEOUT_MS);
 			goto out;
 		}
-		ssize_t got = recv(fd, buf + len, PF_REPLY_MAX - 1 - len, 0);
-		if (got <= 0 || len + (size_t)got >= PF_REPLY_MAX - 1) {
-			snprintf(err, errlen, "%s: %s", pf_path, got <= 0 ? "connection closed" : "reply too long");
+		/* No newline in a full buffer: a reply longer than any the NIC sends. */
+		if (len == PF_REPLY_MAX) {
+			if (!err[0])
+				snprintf(err, errlen, "%s: reply to '%.20s' too long", pf_path, lines[done]);
+			goto out;
+		}
+		ssize_t got = recv(fd, buf + len, PF_REPLY_MAX - len, 0);
+		if (got <= 0) {
+			if (!err[0])
+				snprintf(err, errlen, "%s: connection closed", pf_path);
 			goto out;
 		}
 		len += (size_t)got;

@@ -373,7 +373,8 @@ static uint64_t calibrate_tsc_khz(void)
 	struct timespec nap = { .tv_nsec = 20000000 };
 
 	tsc_clock_pair(&t0, &ns0);
-	nanosleep(&nap, NULL);
+	while (nanosleep(&nap, &nap) < 0 && errno == EINTR)
+		;
 	tsc_clock_pair(&t1, &ns1);
 	if (ns1 <= ns0 || t1 <= t0)
 		return 1000000;	/* a broken clock; 1 GHz keeps the guest's arithmetic sane */
