@@ -180,6 +180,7 @@ void pf_ctl_execute(struct nic *nic, const char *line, char *out_buf, size_t out
 		/* arrive: a migration's destination in one round trip (its
 		 * downtime waits): assign, then only if that worked hold and
 		 * announce. */
+		bool arrive = strcmp(cmd, "arrive") == 0;
 		uint8_t mac[6];
 		bool have_mac = false;
 		const char *owner = "";
@@ -202,7 +203,7 @@ void pf_ctl_execute(struct nic *nic, const char *line, char *out_buf, size_t out
 			emit(&o, "{\"error\":\"%s: %s\"}", cmd, ret == -EINVAL ? "MAC must be unicast and non-zero"
 								 : ret == -EEXIST ? "MAC in use by another VF"
 										    : strerror(-ret));
-		} else if (cmd[1] == 'r') {	/* arrive */
+		} else if (arrive) {
 			hold(nic, vf);
 			emit(&o, "{\"vf\":%u,\"held\":true,\"announced\":%s}", vf,
 			     announce(nic, vf) < 0 ? "false" : "true");

@@ -159,47 +159,47 @@ void compsc_vf_migrate_begin(void *dev)
  * (what arrives for the VM from then on is held in the NIC's buffer), its
  * registers as the PF sees them (no read side effects), and the frames
  * held so far. Sent here, its replies read by stop_recv. */
-static void stop_send(struct vf_device *d, bool with_regs)
-{
-	const char *lines[3];
-	char err[300];
+enum { STOP_DISABLE, STOP_REGS, STOP_TAKE, STOP_N };
 
-	d->stop_n = 0;
-	snprintf(d->stop_lines[d->stop_n++], sizeof(d->stop_lines[0]), "disable %d", d->vf_index);
-	if (with_regs)
-		snprintf(d->stop_lines[d->stop_n++], sizeof(d->stop_lines[0]), "regs %d", d->vf_index);
-	snprintf(d->stop_lines[d->stop_n++], sizeof(d->stop_lines[0]), "take %d", d->vf_index);
-	for (unsigned i = 0; i < d->stop_n; i++)
-		lines[i] = d->stop_lines[i];
-	d->stop_fd = pf_batch_send(d->pf_path, lines, d->stop_n, err, sizeof(err));
+static void stop_lines(const struct vf_device *d, char text[STOP_N][32], const char *lines[STOP_N])
+{
+	static const char *const cmd[STOP_N] = { "disable", "regs", "take" };
+
+	for (unsigned i = 0; i < STOP_N; i++) {
+		snprintf(text[i], sizeof(text[i]), "%s %d", cmd[i], d->vf_index);
+		lines[i] = text[i];
+	}
+}
+
+static void stop_send(struct vf_device *d)
+{
+	char text[STOP_N][32], err[300];
+	const char *lines[STOP_N];
+
+	stop_lines(d, text, lines);
+	d->stop_fd = pf_batch_send(d->pf_path, lines, STOP_N, err, sizeof(err));
 	if (d->stop_fd < 0)
 		log_warn("vf%u: cannot reach the PF at quiesce: %s", d->instance, err);
 }
 
-/* The stop's replies: {disable, regs or NULL, take}; each NULL on failure
- * (reason in err). A stop never sent is sent now. */
-static void stop_recv(struct vf_device *d, bool with_regs, json_t **disable, json_t **regs, json_t **take,
-		      char *err, size_t errlen)
+/* The stop's replies, indexed STOP_*: each NULL on failure (reason in
+ * err). A stop never sent is sent now. */
+static void stop_recv(struct vf_device *d, json_t *rep[STOP_N], char *err, size_t errlen)
 {
-	const char *lines[3];
-	json_t *rep[3] = { NULL, NULL, NULL };
+	char text[STOP_N][32];
+	const char *lines[STOP_N];
 
 	if (d->stop_fd < 0)
-		stop_send(d, with_regs);
-	for (unsigned i = 0; i < d->stop_n; i++)
-		lines[i] = d->stop_lines[i];
-	if (d->stop_fd >= 0)
-		pf_batch_recv(d->stop_fd, d->pf_path, lines, d->stop_n, rep, err, errlen);
-	else
+		stop_send(d);
+	stop_lines(d, text, lines);
+	if (d->stop_fd >= 0) {
+		pf_batch_recv(d->stop_fd, d->pf_path, lines, STOP_N, rep, err, errlen);
+	} else {
+		for (unsigned i = 0; i < STOP_N; i++)
+			rep[i] = NULL;
 		snprintf(err, errlen, "%s: cannot connect", d->pf_path);
-	d->stop_fd = -1;
-	*disable = rep[0];
-	*regs = d->stop_n == 3 ? rep[1] : NULL;
-	*take = rep[d->stop_n - 1];
-	if (!with_regs) {
-		json_decref(*regs);
-		*regs = NULL;
 	}
+	d->stop_fd = -1;
 }
 
 int compsc_vf_migrate_quiesce(void *dev, char *err, size_t errlen)
@@ -219,7 +219,7 @@ int compsc_vf_migrate_quiesce(void *dev, char *err, size_t errlen)
 	vm_mark_dirty(d->vm, atomic_load(&d->vm->compsc_area_gpa), CSC_AREA_SIZE);
 	/* The driver is out of the VF now (the lock): the PF may stop it
 	 * while the vCPUs pause, and save collects the replies. */
-	stop_send(d, true);
+	stop_send(d);
 	return 0;
 }
 
@@ -387,8 +387,13 @@ int compsc_vf_save(void *dev, uint8_t *buf, size_t cap, size_t *len, char *why, 
 	}
 	/* 1. No more DMA (stop_send, at quiesce or now). A failed "disable"
 	 * can only mean no such VF, and then the others fail too. */
-	json_t *stopped, *regs, *taken;
-	stop_recv(d, a != NULL, &stopped, &regs, &taken, err, sizeof(err));
+	json_t *rep[STOP_N];
+	stop_recv(d, rep, err, sizeof(err));
+	json_t *stopped = rep[STOP_DISABLE], *regs = rep[STOP_REGS], *taken = rep[STOP_TAKE];
+	if (!a) {	/* no area to stage the registers in (compsc=off) */
+		json_decref(regs);
+		regs = NULL;
+	}
 	if (!stopped) {
 		d->csc_disabled = true;	/* it may have stopped all the same: abort restarts it */
 		if (taken)
@@ -565,13 +570,13 @@ void compsc_vf_migrate_abort(void *dev)
 		/* Stopped at quiesce, never saved (a later step failed): what
 		 * the PF took goes back with the rest. Without a reply the NIC
 		 * may have stopped the VF all the same: "enable" is harmless. */
-		json_t *disabled, *regs, *taken;
-		stop_recv(d, false, &disabled, &regs, &taken, err, sizeof(err));
+		json_t *rep[STOP_N];
+		stop_recv(d, rep, err, sizeof(err));
 		d->csc_disabled = true;
-		if (taken)
-			keep_taken(d, taken, &first, &first_len);
-		json_decref(disabled);
-		json_decref(taken);
+		if (rep[STOP_TAKE])
+			keep_taken(d, rep[STOP_TAKE], &first, &first_len);
+		for (unsigned i = 0; i < STOP_N; i++)
+			json_decref(rep[i]);
 	}
 	bool stopped = d->csc_disabled;
 	/* Frames that came after the last take sit in the VF's buffer, ahead

@@ -54,8 +54,6 @@ struct vf_device {
 	uint32_t held_out, held_dropped;
 	uint32_t tx_unsent;	/* TX descriptors posted, not sent, at the stop */
 	int stop_fd;		/* source: the stop batch sent at quiesce, replies unread (-1 none) */
-	char stop_lines[3][32];
-	unsigned stop_n;
 };
 
 /* Connects and sets up everything; on failure returns NULL with a one-line

@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/log.h"
 #include "../vm.h"
 
 enum { COPY_NONE, COPY_DATA, COPY_ZERO };
@@ -52,11 +51,10 @@ int mig_watch_dma(struct vm *vm, uint64_t gpa, uint64_t len)
 
 	if (!m || !len || gpa >= vm->ram_size || len > vm->ram_size - gpa)
 		return -EINVAL;
-	uint64_t first = gpa / MIG_PAGE_SIZE, last = (gpa + len - 1) / MIG_PAGE_SIZE;
-	for (uint64_t pfn = first; pfn <= last; pfn++)
-		if (find(m, pfn))
+	uint64_t first = gpa / MIG_PAGE_SIZE, n = (gpa + len - 1) / MIG_PAGE_SIZE - first + 1;
+	for (unsigned i = 0; i < m->n_dma_copies; i++)
+		if (first < m->dma_copies[i].first + m->dma_copies[i].n && m->dma_copies[i].first < first + n)
 			return -EEXIST;	/* overlapping regions: the first one covers it */
-	uint64_t n = last - first + 1;
 	if (m->n_dma_copies == MIG_DMA_COPY_RANGES || m->dma_copy_pages + n > MIG_DMA_COPY_MAX_PAGES)
 		return -ENOSPC;	/* not watched: sent whole at stop-and-copy */
 	struct mig_dma_copy *c = &m->dma_copies[m->n_dma_copies];
@@ -100,13 +98,6 @@ void mig_dma_copy_sent_zero(struct migration *m, uint64_t pfn, uint64_t count)
 	}
 }
 
-static bool page_is_zero(const uint8_t *p)
-{
-	static const uint8_t zero[MIG_PAGE_SIZE];
-
-	return memcmp(p, zero, MIG_PAGE_SIZE) == 0;
-}
-
 uint64_t mig_mark_dma_dirty(struct vm *vm, uint64_t gpa, uint64_t len)
 {
 	struct migration *m = vm->mig;
@@ -122,7 +113,7 @@ uint64_t mig_mark_dma_dirty(struct vm *vm, uint64_t gpa, uint64_t len)
 		if (c) {
 			uint64_t k = pfn - c->first;
 			if ((c->state[k] == COPY_DATA && memcmp(c->data + k * MIG_PAGE_SIZE, now, MIG_PAGE_SIZE) == 0) ||
-			    (c->state[k] == COPY_ZERO && page_is_zero(now)))
+			    (c->state[k] == COPY_ZERO && mig_page_is_zero(now)))
 				continue;	/* the destination has it */
 		}
 		vm_mark_dirty(vm, pfn * MIG_PAGE_SIZE, MIG_PAGE_SIZE);

@@ -163,6 +163,8 @@ int mig_auth_dest(struct migration *m);
 
 /* ---- ram.c --------------------------------------------------------------------- */
 
+/* Whether a page of MIG_PAGE_SIZE bytes is all zero (sent as a zero run). */
+bool mig_page_is_zero(const uint8_t *p);
 /* Source: every page of RAM (round 0), or the pages set in bitmap. */
 int mig_ram_send_all(struct migration *m, struct mig_round *st);
 int mig_ram_send_bitmap(struct migration *m, const uint64_t *bitmap, struct mig_round *st);

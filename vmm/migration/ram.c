@@ -39,7 +39,7 @@ struct run {
 	bool zero;
 };
 
-static bool page_is_zero(const uint8_t *p)
+bool mig_page_is_zero(const uint8_t *p)
 {
 	const uint64_t *w = (const uint64_t *)p;
 
@@ -132,7 +132,7 @@ static int flush_run(struct migration *m, struct run *r, struct mig_round *st)
 static int add_page(struct migration *m, struct run *r, uint64_t pfn, struct mig_round *st)
 {
 	const uint8_t *src = m->vm->ram + pfn * MIG_PAGE_SIZE;
-	bool zero = page_is_zero(src);
+	bool zero = mig_page_is_zero(src);
 	int ret;
 
 	if (r->n && (r->zero != zero || r->first + r->n != pfn ||
