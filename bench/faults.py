@@ -110,11 +110,9 @@ def cell(bed, stage, fault):
     procs = [src, dst] + ([holder] if holder else [])
     try:
         proxy.stdout.readline()
-        if not src.wait_for("net: ready", timeout=20):
+        if not bed.guest_up(src):
             res["error"] = "source guest did not come up"
             return res
-        bed.peer(["ip", "neigh", "flush", "all"])
-        bed.peer(["ping", "-c", "2", "-i", "0.2", "-W", "1", IP])
         echo_json = bed.path("echo.json")
         udp = bed.peer_popen([migrun.PEER_TOOL, "send", "--to", f"{IP}:7", "--rate", "1000", "--secs", str(secs),
                               "--echo", "--grace-ms", "800", "--json", echo_json])

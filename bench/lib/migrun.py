@@ -116,6 +116,15 @@ class Bed:
         return subprocess.Popen(self.bed.ns("peer") + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True)
 
+    def guest_up(self, vm, timeout=20):
+        """Waits for the guest's network; then the peer forgets what it knew
+        of the guest's address and reaches it once. False if it never came up."""
+        if not vm.wait_for("net: ready", timeout=timeout):
+            return False
+        self.peer(["ip", "neigh", "flush", "all"])
+        self.peer(["ping", "-c", "2", "-i", "0.2", "-W", "1", IP])
+        return True
+
     def vm(self, method, host, guest_args="", mem=None, incoming=None, env=None):
         """A VM for this method on this host (incoming: "tcp:ADDR:PORT";
         env: more environment variables for its VMM)."""
@@ -226,11 +235,9 @@ def run_migration(bed, method, load="udp", secs=8.0, at=3.0, rate=2000, mem=None
     dst = bed.incoming(method, "hostB", mem=mem)
     out = {"method": method, "load": load}
     try:
-        if not src.wait_for("net: ready", timeout=20):
+        if not bed.guest_up(src):
             out["error"] = "the source guest did not come up: " + src.text()[-400:]
             return out
-        bed.peer(["ip", "neigh", "flush", "all"])
-        bed.peer(["ping", "-c", "2", "-i", "0.2", "-W", "1", IP])
         out["recorded_state_bytes"] = guest_value(src, r"recorded state (\d+) bytes", int)
         echo_json = bed.path("echo.json")
         peers = [bed.peer_popen([PEER_TOOL, "send", "--to", f"{IP}:7", "--rate", str(rate), "--secs", str(secs),
@@ -288,11 +295,9 @@ def steady(bed, method, secs=5, udp_rate=60000, guest_args=""):
     vm = bed.vm(method, "hostA", args)
     res = {"method": method}
     try:
-        if not vm.wait_for("net: ready", timeout=20):
+        if not bed.guest_up(vm):
             res["error"] = "the guest did not come up: " + vm.text()[-400:]
             return res
-        bed.peer(["ip", "neigh", "flush", "all"])
-        bed.peer(["ping", "-c", "2", "-i", "0.2", "-W", "1", IP])
         _, out = bed.peer(["iperf", "-c", IP, "-t", str(secs), "-y", "C"], timeout=secs + 30)
         rows = [l.split(",") for l in out.splitlines() if l.count(",") >= 8]
         res["tcp_mbit_s"] = int(rows[-1][8]) / 1e6 if rows else None

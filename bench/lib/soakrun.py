@@ -83,11 +83,9 @@ def soak(bed, n=50, warmup=2, period=3.0, rate=500, iperf_bw="200M", log=print):
     vms = [cur]
     iperf = peer = None
     try:
-        if not cur.wait_for("net: ready", timeout=30):
+        if not bed.guest_up(cur, timeout=30):
             res["errors"].append("the guest did not come up: " + cur.text()[-600:])
             return res
-        bed.peer(["ip", "neigh", "flush", "all"])
-        bed.peer(["ping", "-c", "2", "-i", "0.2", "-W", "1", IP])
         res["samples"]["before"] = {h: sample(p) for h, p in pids.items()}
         lead = 2.0
         secs = int(lead + n * period + 3)

@@ -192,6 +192,24 @@ class Api:
         self.s.close()
 
 
+def _listener():
+    """A socket listening on 127.0.0.1 (any port) for one source: (socket, port)."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    return ls, ls.getsockname()[1]
+
+
+def _accept_and_connect(ls, target_port):
+    """The source's connection, accepted on ls, and ours to the destination
+    at target_port; (None, None) if ls was closed first."""
+    try:
+        a, _ = ls.accept()
+    except OSError:
+        return None, None
+    return a, socket.create_connection(("127.0.0.1", target_port))
+
+
 class Proxy:
     """TCP proxy between a source and a destination.
     mode None: forward; "corrupt": flip a byte at offset `at` of the
@@ -204,10 +222,7 @@ class Proxy:
     def __init__(self, target_port, mode=None, at=0):
         self.target = target_port
         self.mode, self.at = mode, at
-        self.ls = socket.socket()
-        self.ls.bind(("127.0.0.1", 0))
-        self.ls.listen(1)
-        self.port = self.ls.getsockname()[1]
+        self.ls, self.port = _listener()
         self.stop = False
         self.triggered = threading.Event()
         self.conns = []
@@ -215,11 +230,9 @@ class Proxy:
         self.t.start()
 
     def _run(self):
-        try:
-            a, _ = self.ls.accept()
-        except OSError:
+        a, b = _accept_and_connect(self.ls, self.target)
+        if not a:
             return
-        b = socket.create_connection(("127.0.0.1", self.target))
         self.conns = [a, b]
         sent = 0
         a_open = True
@@ -374,10 +387,7 @@ class RecordProxy:
         self.records = {S2D: [], D2S: []}
         self.sealed = {S2D: None, D2S: None}
         self.state = {}		# for the attack's own use
-        self.ls = socket.socket()
-        self.ls.bind(("127.0.0.1", 0))
-        self.ls.listen(1)
-        self.port = self.ls.getsockname()[1]
+        self.ls, self.port = _listener()
         self.locks = {S2D: threading.Lock(), D2S: threading.Lock()}
         self.socks = {}
         self.error = None
@@ -392,11 +402,9 @@ class RecordProxy:
                 pass
 
     def _run(self):
-        try:
-            a, _ = self.ls.accept()
-        except OSError:
+        a, b = _accept_and_connect(self.ls, self.target)
+        if not a:
             return
-        b = socket.create_connection(("127.0.0.1", self.target))
         self.socks = {S2D: b, D2S: a}
         th = threading.Thread(target=self._pump, args=(b, a, D2S), daemon=True)
         th.start()

@@ -57,6 +57,15 @@ def accounting(text):
     return tuple(int(m.group(i)) for i in range(1, 5)) if m else None
 
 
+def peer_buckets(json_path):
+    """The peer's per-100-ms echo counts from its --json file ([] if none)."""
+    try:
+        with open(json_path) as f:
+            return json.load(f)["buckets"]
+    except (OSError, ValueError, KeyError):
+        return []
+
+
 def bond_tx(vm):
     """(tx via vf, tx via vn) from the bond's latest statistics line."""
     for line in reversed(vm.out):
@@ -126,12 +135,7 @@ with tempfile.TemporaryDirectory() as tmp, Testbed("hotplug") as bed, \
         nic_after = nic_tx(nic_a)
         pout, _ = peer.communicate(timeout=60)
         acc = accounting(pout)
-        buckets = []
-        try:
-            with open(pj) as f:
-                buckets = json.load(f)["buckets"]
-        except (OSError, ValueError, KeyError):
-            pass
+        buckets = peer_buckets(pj)
         # Buckets well inside the VF-absent window (the peer's clock starts
         # at its first echo, a moment after t0).
         window = [b["packets"] for b in buckets if t_del + 0.4 <= b["t_ms"] / 1000 <= t_add - 0.2]
@@ -199,12 +203,7 @@ with tempfile.TemporaryDirectory() as tmp, Testbed("hotplug") as bed, \
         after = bond_tx(dst)
         pout, _ = peer.communicate(timeout=60)
         acc = accounting(pout)
-        buckets = []
-        try:
-            with open(pj) as f:
-                buckets = json.load(f)["buckets"]
-        except (OSError, ValueError, KeyError):
-            pass
+        buckets = peer_buckets(pj)
         tail = [b["packets"] for b in buckets][-15:-3]
         print("# bonding migration phases (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in ph.items()
                                                             if isinstance(v, (int, float))))
